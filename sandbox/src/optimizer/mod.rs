@@ -1,0 +1,1 @@
+//! STUB — owned by the optimizer/scanner helper; replaced wholesale.

@@ -1,0 +1,2 @@
+//! STUB — owned by the optimizer/scanner helper; replaced wholesale.
+pub mod cli;
