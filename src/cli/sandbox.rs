@@ -1,0 +1,232 @@
+//! `firedrill sandbox up|down|status` and `firedrill cleanup`: run the command, render the answer.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use crate::docker::image;
+use crate::docker::sandbox::{self, SandboxInfo, SandboxSpec};
+use crate::docker::{engine, sweep};
+use crate::error::Result;
+use crate::ui::Progress;
+
+pub async fn up(name: &str, release: &str, env: Vec<String>, json: bool) -> Result<ExitCode> {
+    sandbox::validate_name(name)?;
+    image::check_release(release)?;
+    let docker = engine::connect().await?;
+    let progress = Progress::new();
+    let spec = SandboxSpec {
+        name: name.to_string(),
+        session: free_play_session(name),
+        agent_env: env,
+    };
+    let image = image::ensure(&docker, release, &spec.session, &progress).await?;
+    let info = sandbox::up(&docker, &spec, &image, &progress).await?;
+    progress.finish();
+    if json {
+        println!("{}", to_json(&info));
+    } else {
+        print!("{}", render_up(&info));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn down(name: &str) -> Result<ExitCode> {
+    sandbox::validate_name(name)?;
+    let docker = engine::connect().await?;
+    let removed = sandbox::down(&docker, name).await?;
+    println!(
+        "sandbox {name} removed: {}",
+        [
+            removed.containers.join(", "),
+            removed.networks.join(", "),
+            removed.volumes.join(", "),
+        ]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn status(json: bool) -> Result<ExitCode> {
+    let docker = engine::connect().await?;
+    let mut sandboxes = sandbox::list(&docker).await?;
+    for info in &mut sandboxes {
+        sandbox::probe_health(info).await;
+    }
+    if json {
+        println!("{}", to_json(&sandboxes));
+    } else {
+        print!("{}", render_status(&sandboxes));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn cleanup(images: bool, json: bool) -> Result<ExitCode> {
+    let docker = engine::connect().await?;
+    let scope = if images {
+        sweep::Scope::WithCachedImages
+    } else {
+        sweep::Scope::KeepCachedImages
+    };
+    let swept = sweep::sweep(&docker, scope).await?;
+    if json {
+        println!("{}", to_json(&swept));
+    } else {
+        println!(
+            "removed {} containers, {} networks, {} volumes, {} images",
+            swept.containers.len(),
+            swept.networks.len(),
+            swept.volumes.len(),
+            swept.images.len()
+        );
+        for name in swept
+            .containers
+            .iter()
+            .chain(&swept.networks)
+            .chain(&swept.volumes)
+            .chain(&swept.images)
+        {
+            println!("  {name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A free-play sandbox's session id: its name and a random suffix, so two runs never share one.
+fn free_play_session(name: &str) -> String {
+    format!("sbx-{name}-{:08x}", rand::random::<u32>())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("firedrill's own types serialise")
+}
+
+fn or_dash(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("-")
+}
+
+/// What `sandbox up` prints on a terminal: where everything is and how to start poking at it.
+fn render_up(info: &SandboxInfo) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "sandbox {} is up: Docker Optimizer Agent {} ({})",
+        info.name,
+        info.version,
+        or_dash(&info.health)
+    );
+    let _ = writeln!(out, "  container  {}", info.container);
+    let _ = writeln!(out, "  http       {}", or_dash(&info.http));
+    let _ = writeln!(out, "  https      {}", or_dash(&info.https));
+    let _ = writeln!(
+        out,
+        "  traffic    {} (client stats {}/stats)",
+        or_dash(&info.traffic_container),
+        or_dash(&info.traffic_stats)
+    );
+    let _ = writeln!(out, "  volume     {}", info.volume);
+    let _ = writeln!(out, "  session    {}", info.session);
+    let _ = writeln!(out, "try:");
+    let _ = writeln!(out, "  curl -s {}/health", or_dash(&info.http));
+    let _ = writeln!(out, "  docker exec {} agentctl status", info.container);
+    let _ = writeln!(out, "  firedrill sandbox down --name {}", info.name);
+    out
+}
+
+/// What `sandbox status` prints: one aligned row per sandbox.
+fn render_status(sandboxes: &[SandboxInfo]) -> String {
+    if sandboxes.is_empty() {
+        return "no sandboxes; start one with `firedrill sandbox up`\n".to_string();
+    }
+    let header = ["NAME", "VERSION", "STATE", "HEALTH", "CONTAINER", "HTTP", "HTTPS"];
+    let rows: Vec<[String; 7]> = sandboxes
+        .iter()
+        .map(|s| {
+            [
+                s.name.clone(),
+                s.version.clone(),
+                s.state.clone(),
+                or_dash(&s.health).to_string(),
+                s.container.clone(),
+                or_dash(&s.http).to_string(),
+                or_dash(&s.https).to_string(),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in &rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> SandboxInfo {
+        SandboxInfo {
+            name: "blue".into(),
+            session: "sbx-blue-0000abcd".into(),
+            container: "firedrill-blue-agent".into(),
+            container_id: "0123456789ab".into(),
+            traffic_container: Some("firedrill-blue-traffic".into()),
+            network: "firedrill-blue".into(),
+            volume: "firedrill-blue-data".into(),
+            version: "1.4.2".into(),
+            image: "firedrill/optimizer-agent:1.4.2".into(),
+            state: "running".into(),
+            http: Some("http://127.0.0.1:49153".into()),
+            https: Some("https://127.0.0.1:49154".into()),
+            traffic_stats: Some("http://127.0.0.1:49155".into()),
+            health: Some("healthy".into()),
+        }
+    }
+
+    #[test]
+    fn up_names_the_container_and_urls() {
+        insta::assert_snapshot!(render_up(&example()));
+    }
+
+    #[test]
+    fn status_is_an_aligned_table() {
+        let mut other = example();
+        other.name = "team-seven".into();
+        other.container = "firedrill-team-seven-agent".into();
+        other.health = None;
+        other.https = None;
+        insta::assert_snapshot!(render_status(&[example(), other]));
+    }
+
+    #[test]
+    fn status_without_sandboxes_says_how_to_start_one() {
+        assert!(render_status(&[]).contains("firedrill sandbox up"));
+    }
+
+    #[test]
+    fn sessions_are_unique_per_run() {
+        assert_ne!(free_play_session("x"), free_play_session("x"));
+        assert!(free_play_session("x").starts_with("sbx-x-"));
+    }
+}

@@ -1,0 +1,8 @@
+//! Everything that talks to the Docker engine goes through this module (bollard).
+
+pub mod engine;
+pub mod image;
+pub mod labels;
+pub mod rootfs;
+pub mod sandbox;
+pub mod sweep;

@@ -1,0 +1,140 @@
+//! `firedrill cleanup`: removes everything firedrill made, including what a killed process left.
+//!
+//! Only resources carrying `io.firedrill.managed=true` are listed, and each is checked again
+//! before removal, so nothing of anyone else's is ever touched.
+
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
+};
+use bollard::Docker;
+use serde::Serialize;
+
+use super::labels;
+use crate::error::{Error, Result};
+
+/// What a sweep removed.
+#[derive(Debug, Default, Serialize)]
+pub struct Swept {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+    pub images: Vec<String>,
+}
+
+/// Which images a sweep removes besides the dangling ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Keep the tagged sandbox images: the next `sandbox up` reuses them.
+    KeepCachedImages,
+    /// Remove the tagged sandbox images too (CI, or freeing disk).
+    WithCachedImages,
+}
+
+/// Removes every firedrill container, network and volume, and firedrill images left dangling
+/// (with [`Scope::WithCachedImages`], every firedrill image).
+pub async fn sweep(docker: &Docker, scope: Scope) -> Result<Swept> {
+    let mut swept = Swept::default();
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&labels::filter(&[]))
+                .build(),
+        ))
+        .await
+        .map_err(Error::docker("listing firedrill's containers"))?;
+    for container in containers
+        .into_iter()
+        .filter(|c| labels::is_managed(c.labels.as_ref()))
+    {
+        let id = container.id.unwrap_or_default();
+        let name = container
+            .names
+            .and_then(|n| n.into_iter().next())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_else(|| id.clone());
+        docker
+            .remove_container(
+                &id,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await
+            .map_err(Error::docker(format!("removing container {name}")))?;
+        swept.containers.push(name);
+    }
+
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&labels::filter(&[]))
+                .build(),
+        ))
+        .await
+        .map_err(Error::docker("listing firedrill's networks"))?;
+    for network in networks
+        .into_iter()
+        .filter(|n| labels::is_managed(n.labels.as_ref()))
+    {
+        let name = network.name.unwrap_or_default();
+        docker
+            .remove_network(&name)
+            .await
+            .map_err(Error::docker(format!("removing network {name}")))?;
+        swept.networks.push(name);
+    }
+
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&labels::filter(&[]))
+                .build(),
+        ))
+        .await
+        .map_err(Error::docker("listing firedrill's volumes"))?;
+    for volume in volumes
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| labels::is_managed(Some(&v.labels)))
+    {
+        docker
+            .remove_volume(
+                &volume.name,
+                Some(RemoveVolumeOptionsBuilder::default().build()),
+            )
+            .await
+            .map_err(Error::docker(format!("removing volume {}", volume.name)))?;
+        swept.volumes.push(volume.name);
+    }
+
+    let mut image_filter = labels::filter(&[]);
+    if scope == Scope::KeepCachedImages {
+        image_filter.insert("dangling".to_string(), vec!["true".to_string()]);
+    }
+    let images = docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::default()
+                .all(false)
+                .filters(&image_filter)
+                .build(),
+        ))
+        .await
+        .map_err(Error::docker("listing firedrill's dangling images"))?;
+    for image in images
+        .into_iter()
+        .filter(|i| labels::is_managed(Some(&i.labels)))
+    {
+        docker
+            .remove_image(
+                &image.id,
+                Some(RemoveImageOptionsBuilder::default().force(true).build()),
+                None,
+            )
+            .await
+            .map_err(Error::docker(format!("removing image {}", image.id)))?;
+        swept.images.push(image.id);
+    }
+    Ok(swept)
+}

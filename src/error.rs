@@ -1,0 +1,83 @@
+//! The one error type of firedrill: each variant carries what a user needs to act on it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Exit code: the command ran but what it checked failed (a drill or validation failed).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad input or a broken environment (no Docker engine, unknown name, bad file).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "cannot reach the Docker engine at {endpoint} ({detail}); start it (e.g. `sudo systemctl start docker`) \
+         or point DOCKER_HOST at a running engine, then check with `docker info`"
+    )]
+    DockerUnreachable { endpoint: String, detail: String },
+
+    #[error("Docker engine error while {action}: {source}")]
+    Docker {
+        action: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+
+    #[error(
+        "sandbox '{name}' already exists (container {container}); use it, pick another --name, \
+         or remove it with `firedrill sandbox down --name {name}`"
+    )]
+    SandboxExists { name: String, container: String },
+
+    #[error("no sandbox named '{name}'; `firedrill sandbox status` lists the running ones")]
+    SandboxNotFound { name: String },
+
+    #[error("invalid sandbox name '{name}': {reason}")]
+    InvalidSandboxName { name: String, reason: String },
+
+    #[error("unknown agent version '{version}'; known versions: {known}")]
+    UnknownVersion { version: String, known: String },
+
+    #[error("building the sandbox image {tag} failed: {detail}")]
+    ImageBuild { tag: String, detail: String },
+
+    #[error(
+        "sandbox '{name}' did not become healthy within {}s (last: {last}); agent log tail:\n{log_tail}",
+        waited.as_secs()
+    )]
+    NotHealthy {
+        name: String,
+        waited: Duration,
+        last: String,
+        log_tail: String,
+    },
+
+    #[error("container {container} has no published port for {port}/tcp; see `docker port {container}`")]
+    PortNotPublished { container: String, port: u16 },
+
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The process exit code for this error (documented in the README).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::NotHealthy { .. } | Error::ImageBuild { .. } => EXIT_FAILED,
+            _ => EXIT_BAD_INPUT,
+        }
+    }
+
+    /// Wraps an engine error with what firedrill was doing.
+    pub fn docker(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> Error {
+        let action = action.into();
+        move |source| Error::Docker { action, source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,6 @@
+//! firedrill: a chaos-drill training simulator for on-call engineers of the Docker Optimizer Agent.
+
+pub mod cli;
+pub mod docker;
+pub mod error;
+pub mod ui;

@@ -1,0 +1,58 @@
+//! How long-running steps show progress: an indicatif spinner on a terminal, plain log lines
+//! (one per step, on stderr) when a script or CI drives firedrill.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Progress of one command, shown on stderr.
+pub struct Progress {
+    spinner: Option<ProgressBar>,
+}
+
+impl Progress {
+    /// A spinner when stderr is a terminal (and `NO_COLOR`/`TERM=dumb` do not forbid it).
+    pub fn new() -> Progress {
+        let interactive = std::io::stderr().is_terminal()
+            && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
+        let spinner = interactive.then(|| {
+            let spinner = ProgressBar::new_spinner();
+            spinner.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                    .expect("the template is valid"),
+            );
+            spinner.enable_steady_tick(Duration::from_millis(100));
+            spinner
+        });
+        Progress { spinner }
+    }
+
+    /// Says what firedrill is doing now.
+    pub fn step(&self, message: impl Into<String>) {
+        let message = message.into();
+        match &self.spinner {
+            Some(spinner) => spinner.set_message(message),
+            None => eprintln!("firedrill: {message}"),
+        }
+    }
+
+    /// Clears the spinner so the command's result prints on a clean line.
+    pub fn finish(&self) {
+        if let Some(spinner) = &self.spinner {
+            spinner.finish_and_clear();
+        }
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress::new()
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
