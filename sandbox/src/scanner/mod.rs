@@ -1,2 +1,16 @@
-//! STUB — owned by the optimizer/scanner helper; replaced wholesale.
+//! The vulnerability scanner: the `trivy` stand-in CLI the image carries ([`cli`]), its
+//! database ([`db`]), how a Dockerfile is matched against it, and how the agent runs it as a
+//! subprocess ([`scan`]).
+
 pub mod cli;
+pub mod db;
+mod invoke;
+mod matching;
+mod report;
+mod timestamp;
+mod version;
+
+pub use db::{db_update, db_verify, Database, DbEntry, DbError, DbInfo, Ecosystem};
+pub use invoke::{scan, ScanError, ScannerSettings};
+pub use matching::match_dockerfile;
+pub use report::{ScanReport, Severity, SeverityCounts, Vulnerability};
