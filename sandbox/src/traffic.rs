@@ -1,7 +1,0 @@
-//! STUB — owned by the agentctl/traffic helper; replaced wholesale.
-use std::ffi::OsString;
-use std::process::ExitCode;
-
-pub fn main(_args: Vec<OsString>) -> ExitCode {
-    ExitCode::from(2)
-}

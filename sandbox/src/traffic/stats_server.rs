@@ -1,0 +1,78 @@
+//! `GET /stats` (the sliding window as JSON) and `GET /metrics` (Prometheus text).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::recorder::Recorder;
+
+/// The answer of `GET /stats`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct StatsReport {
+    pub window_seconds: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub timeouts: u64,
+    pub last_error: Option<String>,
+    pub in_flight: usize,
+    pub target: String,
+    pub rate: f64,
+}
+
+#[derive(Clone)]
+pub struct StatsState {
+    pub recorder: Arc<Recorder>,
+    pub target: String,
+    pub rate: f64,
+}
+
+impl StatsState {
+    pub fn report(&self) -> StatsReport {
+        let summary = self.recorder.summary();
+        StatsReport {
+            window_seconds: self.recorder.window_span().as_secs(),
+            requests: summary.requests,
+            errors: summary.errors,
+            // Four decimals are plenty for a rate and keep the JSON readable.
+            error_rate: (summary.error_rate * 10_000.0).round() / 10_000.0,
+            p50_ms: summary.p50_ms,
+            p95_ms: summary.p95_ms,
+            p99_ms: summary.p99_ms,
+            timeouts: summary.timeouts,
+            last_error: summary.last_error,
+            in_flight: self.recorder.in_flight(),
+            target: self.target.clone(),
+            rate: self.rate,
+        }
+    }
+}
+
+pub fn router(state: StatsState) -> Router {
+    Router::new()
+        .route("/stats", get(stats))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn stats(State(state): State<StatsState>) -> Json<StatsReport> {
+    Json(state.report())
+}
+
+async fn metrics(State(state): State<StatsState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.recorder.prometheus_text(),
+    )
+}
