@@ -1,0 +1,95 @@
+//! The public HTTP API, served on the HTTP and the HTTPS port alike.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::health::HealthStatus;
+use super::jobs::Operation;
+use super::metrics;
+use super::pipeline;
+use super::state::AppState;
+
+const ENDPOINTS: [&str; 7] = [
+    "GET /",
+    "GET /health",
+    "GET /health/ready",
+    "GET /health/live",
+    "POST /optimize",
+    "POST /analyze",
+    "GET /metrics",
+];
+
+pub fn public_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/health", get(health))
+        .route("/health/ready", get(ready))
+        .route("/health/live", get(live))
+        .route("/optimize", post(optimize))
+        .route("/analyze", post(analyze))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn index(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(json!({
+        "service": "docker-optimizer-agent",
+        "version": state.version,
+        "endpoints": ENDPOINTS,
+    }))
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let report = state.health();
+    let status = match report.status {
+        HealthStatus::Healthy | HealthStatus::Degraded => StatusCode::OK,
+        HealthStatus::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(report)).into_response()
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    let ready = state.is_ready();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(json!({ "ready": ready }))).into_response()
+}
+
+async fn live() -> Json<serde_json::Value> {
+    Json(json!({ "live": true }))
+}
+
+async fn optimize(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let (status, body) = pipeline::handle(state, Operation::Optimize, &body).await;
+    (status, Json(body)).into_response()
+}
+
+async fn analyze(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let (status, body) = pipeline::handle(state, Operation::Analyze, &body).await;
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        state.metrics_text(),
+    )
+        .into_response()
+}
+
+/// Unknown routes answer JSON like the rest of the API.
+pub async fn not_found(method: Method, uri: Uri) -> Response {
+    let body = json!({ "error": format!("no route for {method} {}", uri.path()) });
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
