@@ -14,8 +14,8 @@ pub struct Progress {
 impl Progress {
     /// A spinner when stderr is a terminal (and `NO_COLOR`/`TERM=dumb` do not forbid it).
     pub fn new() -> Progress {
-        let interactive = std::io::stderr().is_terminal()
-            && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
+        let interactive =
+            std::io::stderr().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
         let spinner = interactive.then(|| {
             let spinner = ProgressBar::new_spinner();
             spinner.set_style(

@@ -71,7 +71,11 @@ fn scanner_commands() {
 
     // A corrupted database fails verification, and an update from the mirror repairs it.
     assert_success(
-        &sandbox.exec(&["sh", "-c", "echo garbage > /var/lib/trivy/db/vulnerabilities.json"]),
+        &sandbox.exec(&[
+            "sh",
+            "-c",
+            "echo garbage > /var/lib/trivy/db/vulnerabilities.json",
+        ]),
         "corrupting the scanner DB",
     );
     let broken = sandbox.exec(&["agentctl", "scanner", "db", "verify"]);
@@ -95,18 +99,25 @@ fn certificate_commands_renew_without_downtime() {
     let renew = sandbox.exec(&["agentctl", "cert", "renew", "--days", "30"]);
     assert_success(&renew, "cert renew");
     let renewed = sandbox.agentctl_json(&["cert", "show"]);
-    assert!((29..=30).contains(&renewed["days_left"].as_i64().unwrap()), "{renewed}");
+    assert!(
+        (29..=30).contains(&renewed["days_left"].as_i64().unwrap()),
+        "{renewed}"
+    );
     assert_ne!(renewed["serial"], shown["serial"]);
 
     // The HTTPS listener serves the new certificate: its expiry metric moved, with no restart.
-    let expiry = eventually(Duration::from_secs(10), "the new certificate in /metrics", || {
-        let value = metric_value(
-            &sandbox.metrics(),
-            "docker_optimizer_certificate_expiry_timestamp_seconds",
-            &[],
-        );
-        (value as i64 == renewed["not_after"].as_i64().unwrap()).then_some(value)
-    });
+    let expiry = eventually(
+        Duration::from_secs(10),
+        "the new certificate in /metrics",
+        || {
+            let value = metric_value(
+                &sandbox.metrics(),
+                "docker_optimizer_certificate_expiry_timestamp_seconds",
+                &[],
+            );
+            (value as i64 == renewed["not_after"].as_i64().unwrap()).then_some(value)
+        },
+    );
     assert!(expiry > 0.0);
     let https = client()
         .get(format!("{}/health", sandbox.https()))
@@ -126,9 +137,16 @@ fn certificate_commands_renew_without_downtime() {
 fn maintenance_commands_keep_the_history_database() {
     require_docker!();
     let sandbox = TestSandbox::up("ctl-maint");
-    sandbox.post("/optimize", &json!({ "dockerfile": "FROM alpine:3.12\nRUN apk add curl\n" }));
+    sandbox.post(
+        "/optimize",
+        &json!({ "dockerfile": "FROM alpine:3.12\nRUN apk add curl\n" }),
+    );
     assert_success(
-        &sandbox.exec(&["sh", "-c", "head -c 100000 /dev/zero > /var/lib/docker-optimizer/tmp/stale.tmp"]),
+        &sandbox.exec(&[
+            "sh",
+            "-c",
+            "head -c 100000 /dev/zero > /var/lib/docker-optimizer/tmp/stale.tmp",
+        ]),
         "writing a temp file",
     );
     let dry: Value = sandbox.agentctl_json(&["cleanup", "--dry-run"]);
@@ -140,7 +158,10 @@ fn maintenance_commands_keep_the_history_database() {
     );
     let real = sandbox.agentctl_json(&["cleanup"]);
     assert!(real["freed_bytes"].as_u64().unwrap() >= 100_000, "{real}");
-    assert!(!sandbox.exec(&["ls", "/var/lib/docker-optimizer/tmp/stale.tmp"]).status.success());
+    assert!(!sandbox
+        .exec(&["ls", "/var/lib/docker-optimizer/tmp/stale.tmp"])
+        .status
+        .success());
     assert_success(
         &sandbox.exec(&["ls", "/var/lib/docker-optimizer/history.redb"]),
         "cleanup keeps the history database",

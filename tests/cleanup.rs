@@ -41,12 +41,27 @@ fn cleanup_sweeps_leftovers_and_spares_unlabelled_containers() {
     assert_success(&output, "firedrill cleanup");
     let swept: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let containers = swept["containers"].as_array().unwrap();
-    assert!(containers.iter().any(|c| c == &format!("firedrill-{name}-agent")), "{swept}");
+    assert!(
+        containers
+            .iter()
+            .any(|c| c == &format!("firedrill-{name}-agent")),
+        "{swept}"
+    );
     assert!(!containers.iter().any(|c| c == decoy.as_str()));
 
     assert_eq!(leftovers_of(&name), Vec::<String>::new());
-    let managed = stdout(&docker(&["ps", "-a", "-q", "--filter", "label=io.firedrill.managed=true"]));
-    assert_eq!(managed.trim(), "", "firedrill containers left after cleanup");
+    let managed = stdout(&docker(&[
+        "ps",
+        "-a",
+        "-q",
+        "--filter",
+        "label=io.firedrill.managed=true",
+    ]));
+    assert_eq!(
+        managed.trim(),
+        "",
+        "firedrill containers left after cleanup"
+    );
     let decoy_still_there = docker(&["inspect", "--format", "{{.Name}}", &decoy]);
     assert_success(&decoy_still_there, "the decoy container survives cleanup");
 

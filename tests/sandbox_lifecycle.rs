@@ -16,14 +16,20 @@ fn a_sandbox_comes_up_healthy_and_down_leaves_nothing() {
     let info = &sandbox.info;
     assert_eq!(info["name"], sandbox.name.as_str());
     assert_eq!(info["version"], "1.4.2");
-    assert_eq!(info["container"], format!("firedrill-{}-agent", sandbox.name));
+    assert_eq!(
+        info["container"],
+        format!("firedrill-{}-agent", sandbox.name)
+    );
     assert!(sandbox.http().starts_with("http://127.0.0.1:"));
     assert!(sandbox.https().starts_with("https://127.0.0.1:"));
 
     let health: Value = sandbox.get("/health").json().unwrap();
     assert_eq!(health["status"], "healthy", "{health}");
     for check in ["scanner", "cache", "disk", "config", "tls"] {
-        assert!(health["checks"][check].is_object(), "no {check} check in {health}");
+        assert!(
+            health["checks"][check].is_object(),
+            "no {check} check in {health}"
+        );
     }
     let https_health = client()
         .get(format!("{}/health", sandbox.https()))
@@ -83,7 +89,10 @@ fn the_agent_container_is_confined_and_labelled() {
         .any(|o| o.as_str().unwrap().starts_with("no-new-privileges")));
     for (port, bindings) in host["PortBindings"].as_object().unwrap() {
         for binding in bindings.as_array().unwrap() {
-            assert_eq!(binding["HostIp"], "127.0.0.1", "{port} published beyond loopback");
+            assert_eq!(
+                binding["HostIp"], "127.0.0.1",
+                "{port} published beyond loopback"
+            );
         }
     }
     assert_eq!(container["Config"]["User"], "10001:10001");
@@ -101,8 +110,14 @@ fn the_agent_container_is_confined_and_labelled() {
     let traffic = format!("firedrill-{}-traffic", sandbox.name);
     let traffic_inspect: Value =
         serde_json::from_slice(&docker(&["inspect", &traffic]).stdout).unwrap();
-    assert_eq!(traffic_inspect[0]["HostConfig"]["CapDrop"], serde_json::json!(["ALL"]));
-    assert_eq!(traffic_inspect[0]["Config"]["Labels"]["io.firedrill.role"], "traffic");
+    assert_eq!(
+        traffic_inspect[0]["HostConfig"]["CapDrop"],
+        serde_json::json!(["ALL"])
+    );
+    assert_eq!(
+        traffic_inspect[0]["Config"]["Labels"]["io.firedrill.role"],
+        "traffic"
+    );
 }
 
 #[test]
@@ -114,14 +129,21 @@ fn the_history_database_survives_a_restart() {
         &serde_json::json!({"dockerfile": "FROM python:latest\nRUN pip install flask\n"}),
     );
     assert!(response.status().is_success());
-    assert_success(&docker(&["restart", &sandbox.container()]), "docker restart");
-    eventually(Duration::from_secs(30), "the agent to answer after restart", || {
-        client()
-            .get(format!("{}/health", sandbox.http()))
-            .send()
-            .ok()
-            .filter(|r| r.status().is_success())
-    });
+    assert_success(
+        &docker(&["restart", &sandbox.container()]),
+        "docker restart",
+    );
+    eventually(
+        Duration::from_secs(30),
+        "the agent to answer after restart",
+        || {
+            client()
+                .get(format!("{}/health", sandbox.http()))
+                .send()
+                .ok()
+                .filter(|r| r.status().is_success())
+        },
+    );
     // The record written before the restart is still in the database: pruning finds it.
     std::thread::sleep(Duration::from_millis(1100));
     let pruned = sandbox.agentctl_json(&["db", "prune", "--older-than", "1s"]);
@@ -137,7 +159,11 @@ fn a_second_sandbox_with_the_same_name_is_refused() {
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
-    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
     // The refusal touched nothing: the first sandbox still answers.
     assert!(sandbox.get("/health").status().is_success());
 }
@@ -156,7 +182,10 @@ fn an_older_release_runs_from_its_own_image() {
     let labels = &image[0]["Config"]["Labels"];
     assert_eq!(labels["io.firedrill.managed"], "true");
     assert_eq!(labels["io.firedrill.release"], "1.3.0");
-    assert_eq!(labels["io.firedrill.content-hash"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        labels["io.firedrill.content-hash"].as_str().unwrap().len(),
+        64
+    );
 }
 
 #[test]
@@ -230,6 +259,10 @@ fn an_engine_that_never_answers_is_given_up_on() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("no answer within 2s"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no answer within 2s"),
+        "{}",
+        stderr(&output)
+    );
     eprintln!("gave up after {:?}", started.elapsed());
 }

@@ -10,7 +10,11 @@ use serde_json::{json, Value};
 const VULNERABLE: &str = "FROM python:3.8\nRUN pip install requests==2.19.0 pyyaml==5.3\n";
 
 fn scan_failures(sandbox: &TestSandbox) -> f64 {
-    metric_value(&sandbox.metrics(), "docker_optimizer_security_scan_failures_total", &[])
+    metric_value(
+        &sandbox.metrics(),
+        "docker_optimizer_security_scan_failures_total",
+        &[],
+    )
 }
 
 #[test]
@@ -31,7 +35,10 @@ fn a_working_scanner_grades_vulnerable_dockerfiles_down() {
 fn a_missing_scanner_still_answers_grade_a_and_is_counted() {
     require_docker!();
     let sandbox = TestSandbox::up("scan-missing");
-    assert_success(&sandbox.exec_root(&["rm", "/usr/local/bin/trivy"]), "removing trivy");
+    assert_success(
+        &sandbox.exec_root(&["rm", "/usr/local/bin/trivy"]),
+        "removing trivy",
+    );
     let before = scan_failures(&sandbox);
     let body: Value = sandbox
         .post("/optimize", &json!({ "dockerfile": VULNERABLE }))
@@ -42,7 +49,8 @@ fn a_missing_scanner_still_answers_grade_a_and_is_counted() {
     assert!(scan_failures(&sandbox) > before);
     let logs = stdout(&docker(&["logs", &sandbox.container()]));
     assert!(
-        logs.lines().any(|l| l.contains("scan") && l.contains("missing")),
+        logs.lines()
+            .any(|l| l.contains("scan") && l.contains("missing")),
         "no log line tells of the missing scanner"
     );
     // Health stays green: only the metric and the logs tell, as with the real agent.
@@ -60,7 +68,10 @@ fn a_corrupt_scanner_database_fails_open_too() {
         &docker(&[
             "cp",
             garbage.path().to_str().unwrap(),
-            &format!("{}:/var/lib/trivy/db/vulnerabilities.json", sandbox.container()),
+            &format!(
+                "{}:/var/lib/trivy/db/vulnerabilities.json",
+                sandbox.container()
+            ),
         ]),
         "docker cp of a corrupt DB",
     );
@@ -92,7 +103,10 @@ fn a_bad_config_value_stops_the_agent_with_a_clear_error() {
     let message = stderr(&output);
     assert!(message.contains("cache.max_size"), "{message}");
     assert!(message.contains("-5"), "{message}");
-    assert!(message.contains("DOCKER_OPTIMIZER_CACHE_MAX_SIZE"), "{message}");
+    assert!(
+        message.contains("DOCKER_OPTIMIZER_CACHE_MAX_SIZE"),
+        "{message}"
+    );
     // A failed start leaves nothing behind.
     assert_eq!(leftovers_of(&name), Vec::<String>::new());
 }

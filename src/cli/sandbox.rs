@@ -141,7 +141,15 @@ fn render_status(sandboxes: &[SandboxInfo]) -> String {
     if sandboxes.is_empty() {
         return "no sandboxes; start one with `firedrill sandbox up`\n".to_string();
     }
-    let header = ["NAME", "VERSION", "STATE", "HEALTH", "CONTAINER", "HTTP", "HTTPS"];
+    let header = [
+        "NAME",
+        "VERSION",
+        "STATE",
+        "HEALTH",
+        "CONTAINER",
+        "HTTP",
+        "HTTPS",
+    ];
     let rows: Vec<[String; 7]> = sandboxes
         .iter()
         .map(|s| {

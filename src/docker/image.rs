@@ -120,13 +120,12 @@ async fn build(
         .t(tag)
         .rm(true)
         .forcerm(true)
+        // Everything comes from the context: the build needs, and gets, no network at all.
+        .networkmode("none")
         .labels(&image_labels)
         .build();
-    let mut stream = docker.build_image(
-        options,
-        None,
-        Some(bollard::body_full(context.tar.into())),
-    );
+    let mut stream =
+        docker.build_image(options, None, Some(bollard::body_full(context.tar.into())));
     let build_error = |detail: String| Error::ImageBuild {
         tag: tag.to_string(),
         detail,
@@ -136,7 +135,12 @@ async fn build(
         if let Some(detail) = info.error_detail.and_then(|d| d.message) {
             return Err(build_error(detail));
         }
-        if let Some(line) = info.stream.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(line) = info
+            .stream
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
             tracing::debug!(target: "firedrill::build", "{line}");
         }
     }

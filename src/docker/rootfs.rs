@@ -125,7 +125,13 @@ impl ImageInputs {
             fs.add_host_file(library, &target, 0o755)?;
         }
         for asset in optimizer_agent::assets::image_files(release) {
-            fs.add_file(&asset.path, asset.contents, asset.mode, 0);
+            // State under /var/lib is the agent's to rewrite (e.g. `agentctl scanner db update`).
+            let owner = if asset.path.starts_with("/var/lib/") {
+                AGENT_UID
+            } else {
+                0
+            };
+            fs.add_file(&asset.path, asset.contents, asset.mode, owner);
         }
         let rootfs = fs.into_tar()?;
         let tar = context_tar(&rootfs)?;
@@ -234,9 +240,18 @@ fn tar_error(source: std::io::Error) -> Error {
 
 /// One entry of the root filesystem.
 enum Entry {
-    Dir { mode: u32, uid: u64 },
-    File { contents: Vec<u8>, mode: u32, uid: u64 },
-    Symlink { target: String },
+    Dir {
+        mode: u32,
+        uid: u64,
+    },
+    File {
+        contents: Vec<u8>,
+        mode: u32,
+        uid: u64,
+    },
+    Symlink {
+        target: String,
+    },
 }
 
 /// The root filesystem being assembled, keyed by absolute path (sorted: parents first).
@@ -283,7 +298,8 @@ impl Rootfs {
     }
 
     fn dir(&mut self, path: &str, mode: u32, uid: u64) {
-        self.entries.insert(path.to_string(), Entry::Dir { mode, uid });
+        self.entries
+            .insert(path.to_string(), Entry::Dir { mode, uid });
     }
 
     fn symlink(&mut self, path: &str, target: &str) {
@@ -298,8 +314,14 @@ impl Rootfs {
 
     fn add_file(&mut self, path: &str, contents: Vec<u8>, mode: u32, uid: u64) {
         self.ensure_parents(path);
-        self.entries
-            .insert(path.to_string(), Entry::File { contents, mode, uid });
+        self.entries.insert(
+            path.to_string(),
+            Entry::File {
+                contents,
+                mode,
+                uid,
+            },
+        );
     }
 
     /// Copies a host file (following links, as the loader will) to `path` in the image.
@@ -318,9 +340,10 @@ impl Rootfs {
         let mut parent = Path::new(path).parent();
         while let Some(dir) = parent.filter(|d| *d != Path::new("/")) {
             let dir_name = dir.to_string_lossy().into_owned();
-            self.entries
-                .entry(dir_name)
-                .or_insert(Entry::Dir { mode: 0o755, uid: 0 });
+            self.entries.entry(dir_name).or_insert(Entry::Dir {
+                mode: 0o755,
+                uid: 0,
+            });
             parent = dir.parent();
         }
     }

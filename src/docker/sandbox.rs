@@ -126,7 +126,11 @@ pub async fn up(
 ) -> Result<SandboxInfo> {
     validate_name(&spec.name)?;
     let names = SandboxNames::of(&spec.name);
-    if let Some(existing) = containers(docker, Some(&spec.name)).await?.into_iter().next() {
+    if let Some(existing) = containers(docker, Some(&spec.name))
+        .await?
+        .into_iter()
+        .next()
+    {
         return Err(Error::SandboxExists {
             name: spec.name.clone(),
             container: container_name(&existing),
@@ -154,7 +158,10 @@ async fn start(
         all.extend_from_slice(extra);
         labels::owned(&spec.session, &all)
     };
-    progress.step(format!("creating network {} and volume {}", names.network, names.volume));
+    progress.step(format!(
+        "creating network {} and volume {}",
+        names.network, names.volume
+    ));
     docker
         .create_network(NetworkCreateRequest {
             name: names.network.clone(),
@@ -186,7 +193,7 @@ async fn start(
             format!("{}/tcp", paths::HTTPS_PORT),
         ]),
         host_config: Some(HostConfig {
-            port_bindings: Some(loopback_ports(&[paths::HTTP_PORT, paths::HTTPS_PORT])),
+            port_bindings: Some(loopback_ports(&[paths::HTTP_PORT, paths::HTTPS_PORT])?),
             mounts: Some(vec![Mount {
                 target: Some(paths::DATA_DIR.to_string()),
                 source: Some(names.volume.clone()),
@@ -198,7 +205,12 @@ async fn start(
                 name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
                 maximum_retry_count: None,
             }),
-            ..confined(AGENT_MEMORY_BYTES, AGENT_NANO_CPUS, AGENT_PIDS, &names.network)
+            ..confined(
+                AGENT_MEMORY_BYTES,
+                AGENT_NANO_CPUS,
+                AGENT_PIDS,
+                &names.network,
+            )
         }),
         networking_config: Some(aliased(&names.network, AGENT_ALIAS)),
         ..Default::default()
@@ -215,9 +227,17 @@ async fn start(
     let traffic = ContainerCreateBody {
         image: Some(image.tag.clone()),
         cmd: Some(
-            ["traffic", "--target", &target, "--rate", TRAFFIC_RATE, "--stats-port", &stats_port]
-                .map(String::from)
-                .to_vec(),
+            [
+                "traffic",
+                "--target",
+                &target,
+                "--rate",
+                TRAFFIC_RATE,
+                "--stats-port",
+                &stats_port,
+            ]
+            .map(String::from)
+            .to_vec(),
         ),
         labels: Some(sandbox_labels(&[
             (labels::ROLE, labels::ROLE_TRAFFIC),
@@ -225,12 +245,17 @@ async fn start(
         ])),
         exposed_ports: Some(vec![format!("{}/tcp", paths::TRAFFIC_STATS_PORT)]),
         host_config: Some(HostConfig {
-            port_bindings: Some(loopback_ports(&[paths::TRAFFIC_STATS_PORT])),
+            port_bindings: Some(loopback_ports(&[paths::TRAFFIC_STATS_PORT])?),
             restart_policy: Some(RestartPolicy {
                 name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
                 maximum_retry_count: None,
             }),
-            ..confined(TRAFFIC_MEMORY_BYTES, TRAFFIC_NANO_CPUS, TRAFFIC_PIDS, &names.network)
+            ..confined(
+                TRAFFIC_MEMORY_BYTES,
+                TRAFFIC_NANO_CPUS,
+                TRAFFIC_PIDS,
+                &names.network,
+            )
         }),
         networking_config: Some(aliased(&names.network, "traffic")),
         ..Default::default()
@@ -264,18 +289,34 @@ fn confined(memory: i64, nano_cpus: i64, pids: i64, network: &str) -> HostConfig
     }
 }
 
-/// Publishes each container port on a free port of 127.0.0.1 only.
-fn loopback_ports(ports: &[u16]) -> HashMap<String, Option<Vec<PortBinding>>> {
+/// Publishes each container port on 127.0.0.1 only, on a host port chosen now.
+///
+/// An explicit port (rather than letting the engine pick) keeps the sandbox's URLs stable across
+/// `docker restart`, as a production endpoint is: the engine re-picks dynamic ports on restart.
+fn loopback_ports(ports: &[u16]) -> Result<HashMap<String, Option<Vec<PortBinding>>>> {
+    let io_error = |source| Error::Io {
+        action: "finding a free port on",
+        path: "127.0.0.1".into(),
+        source,
+    };
+    // All probes stay bound until every port is chosen, so no two ports come out the same.
+    let probes = ports
+        .iter()
+        .map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(io_error)?;
     ports
         .iter()
-        .map(|port| {
-            (
+        .zip(&probes)
+        .map(|(port, probe)| {
+            let host_port = probe.local_addr().map_err(io_error)?.port();
+            Ok((
                 format!("{port}/tcp"),
                 Some(vec![PortBinding {
                     host_ip: Some("127.0.0.1".to_string()),
-                    host_port: Some(String::new()),
+                    host_port: Some(host_port.to_string()),
                 }]),
-            )
+            ))
         })
         .collect()
 }
@@ -318,7 +359,12 @@ async fn published_url(
     let port = inspect
         .network_settings
         .and_then(|n| n.ports)
-        .and_then(|ports| ports.get(&format!("{container_port}/tcp")).cloned().flatten())
+        .and_then(|ports| {
+            ports
+                .get(&format!("{container_port}/tcp"))
+                .cloned()
+                .flatten()
+        })
         .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port))
         .ok_or_else(|| Error::PortNotPublished {
             container: container.to_string(),
@@ -440,13 +486,17 @@ pub async fn list(docker: &Docker) -> Result<Vec<SandboxInfo>> {
             });
             let names = SandboxNames::of(&name);
             Some(SandboxInfo {
-                session: label(agent, labels::SESSION).unwrap_or_default().to_string(),
+                session: label(agent, labels::SESSION)
+                    .unwrap_or_default()
+                    .to_string(),
                 container: container_name(agent),
                 container_id: agent.id.clone().unwrap_or_default(),
                 traffic_container: traffic.map(container_name),
                 network: names.network,
                 volume: names.volume,
-                version: label(agent, labels::RELEASE).unwrap_or_default().to_string(),
+                version: label(agent, labels::RELEASE)
+                    .unwrap_or_default()
+                    .to_string(),
                 image: agent.image.clone().unwrap_or_default(),
                 state: agent.state.map(|s| s.to_string()).unwrap_or_default(),
                 http: public_url(agent, paths::HTTP_PORT, "http"),
@@ -532,7 +582,10 @@ async fn remove_resources(docker: &Docker, name: &str) -> Result<Removed> {
         docker
             .remove_container(&id, Some(options))
             .await
-            .map_err(Error::docker(format!("removing container {}", container_name(&container))))?;
+            .map_err(Error::docker(format!(
+                "removing container {}",
+                container_name(&container)
+            )))?;
         removed.containers.push(container_name(&container));
     }
     let networks = docker
@@ -543,7 +596,10 @@ async fn remove_resources(docker: &Docker, name: &str) -> Result<Removed> {
         ))
         .await
         .map_err(Error::docker("listing firedrill's networks"))?;
-    for network in networks.into_iter().filter(|n| labels::is_managed(n.labels.as_ref())) {
+    for network in networks
+        .into_iter()
+        .filter(|n| labels::is_managed(n.labels.as_ref()))
+    {
         let network_name = network.name.unwrap_or_default();
         docker
             .remove_network(&network_name)
@@ -566,7 +622,10 @@ async fn remove_resources(docker: &Docker, name: &str) -> Result<Removed> {
         .filter(|v| labels::is_managed(Some(&v.labels)))
     {
         docker
-            .remove_volume(&volume.name, Some(RemoveVolumeOptionsBuilder::default().build()))
+            .remove_volume(
+                &volume.name,
+                Some(RemoveVolumeOptionsBuilder::default().build()),
+            )
             .await
             .map_err(Error::docker(format!("removing volume {}", volume.name)))?;
         removed.volumes.push(volume.name);
@@ -597,9 +656,12 @@ mod tests {
 
     #[test]
     fn ports_are_published_on_loopback_only() {
-        let ports = loopback_ports(&[8080]);
-        let binding = ports["8080/tcp"].as_ref().unwrap()[0].clone();
-        assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
+        let ports = loopback_ports(&[8080, 8443]).unwrap();
+        let http = ports["8080/tcp"].as_ref().unwrap()[0].clone();
+        let https = ports["8443/tcp"].as_ref().unwrap()[0].clone();
+        assert_eq!(http.host_ip.as_deref(), Some("127.0.0.1"));
+        assert_ne!(http.host_port, https.host_port);
+        assert_ne!(http.host_port.as_deref(), Some("0"));
     }
 
     #[test]

@@ -91,7 +91,10 @@ impl TestSandbox {
     }
 
     pub fn container(&self) -> String {
-        self.info["container"].as_str().expect("container").to_string()
+        self.info["container"]
+            .as_str()
+            .expect("container")
+            .to_string()
     }
 
     pub fn http(&self) -> String {

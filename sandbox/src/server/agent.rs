@@ -124,7 +124,9 @@ pub async fn start(parts: AgentParts) -> Result<RunningAgent, StartError> {
     tracing::info!(
         version = %state.version,
         http = %running.http_addr,
-        https = ?running.https_addr,
+        https = %running
+            .https_addr
+            .map_or_else(|| "disabled".to_string(), |a| a.to_string()),
         admin = %running.admin_addr,
         data_dir = %data_dir.display(),
         "agent started"
@@ -144,8 +146,9 @@ impl Listeners {
     fn serve_plain(&mut self, addr: SocketAddr, router: Router) -> Result<SocketAddr, StartError> {
         let (listener, bound) = bind(addr)?;
         let server = axum_server::from_tcp(listener).handle(self.new_handle());
-        self.tasks
-            .push(tokio::spawn(server.serve(router.into_make_service())));
+        self.tasks.push(tokio::spawn(
+            server.serve(router.into_make_service_with_connect_info::<SocketAddr>()),
+        ));
         Ok(bound)
     }
 
@@ -158,8 +161,9 @@ impl Listeners {
     ) -> Result<SocketAddr, StartError> {
         let (listener, bound) = bind(addr)?;
         let server = axum_server::from_tcp_rustls(listener, tls).handle(self.new_handle());
-        self.tasks
-            .push(tokio::spawn(server.serve(router.into_make_service())));
+        self.tasks.push(tokio::spawn(
+            server.serve(router.into_make_service_with_connect_info::<SocketAddr>()),
+        ));
         Ok(bound)
     }
 

@@ -72,6 +72,9 @@ pub struct Snapshot {
     pub uptime_seconds: f64,
 }
 
+/// Why a scan can fail: the scanner's own reasons, and a temp file refused by the quota.
+const SCAN_FAILURE_REASONS: [&str; 5] = ["missing", "timeout", "failed", "bad_output", "disk_full"];
+
 type HistogramFamily = Family<OperationLabels, Histogram, fn() -> Histogram>;
 
 #[derive(Debug)]
@@ -120,6 +123,13 @@ impl Metrics {
                 version: version.to_string(),
             })
             .set(1);
+        // Every failure reason is exported from the start at 0, so the first failure is a step
+        // that `rate()` and alert rules see, not a series appearing out of nowhere.
+        for reason in SCAN_FAILURE_REASONS {
+            let _ = metrics
+                .scan_failures
+                .get_or_create(&ReasonLabels { reason });
+        }
         // The registry holds clones that share their values with the fields.
         let r = &mut metrics.registry;
         r.register(

@@ -1,10 +1,13 @@
 //! The public HTTP API, served on the HTTP and the HTTPS port alike.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -36,7 +39,30 @@ pub fn public_router(state: Arc<AppState>) -> Router {
         .route("/analyze", post(analyze))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .layer(middleware::from_fn(log_access))
         .with_state(state)
+}
+
+/// The access log: one line per request with the client's address, so an incident timeline
+/// can tell the steady client traffic from an engineer probing `/health` or `/metrics`.
+async fn log_access(
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        target: "access",
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        client = %client.ip(),
+        "request"
+    );
+    response
 }
 
 async fn index(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
