@@ -52,11 +52,6 @@ pub enum Error {
         log_tail: String,
     },
 
-    #[error(
-        "container {container} has no published port for {port}/tcp; see `docker port {container}`"
-    )]
-    PortNotPublished { container: String, port: u16 },
-
     #[error("{action} {}: {source}", path.display())]
     Io {
         action: &'static str,

@@ -162,25 +162,26 @@ async fn start(
         "creating network {} and volume {}",
         names.network, names.volume
     ));
-    docker
-        .create_network(NetworkCreateRequest {
-            name: names.network.clone(),
-            driver: Some("bridge".to_string()),
-            labels: Some(sandbox_labels(&[])),
-            ..Default::default()
-        })
-        .await
-        .map_err(Error::docker(format!("creating network {}", names.network)))?;
-    docker
-        .create_volume(VolumeCreateRequest {
-            name: Some(names.volume.clone()),
-            labels: Some(sandbox_labels(&[])),
-            ..Default::default()
-        })
-        .await
-        .map_err(Error::docker(format!("creating volume {}", names.volume)))?;
+    let network = docker.create_network(NetworkCreateRequest {
+        name: names.network.clone(),
+        driver: Some("bridge".to_string()),
+        labels: Some(sandbox_labels(&[])),
+        ..Default::default()
+    });
+    let volume = docker.create_volume(VolumeCreateRequest {
+        name: Some(names.volume.clone()),
+        labels: Some(sandbox_labels(&[])),
+        ..Default::default()
+    });
+    let (network, volume) = tokio::join!(network, volume);
+    network.map_err(Error::docker(format!("creating network {}", names.network)))?;
+    volume.map_err(Error::docker(format!("creating volume {}", names.volume)))?;
+    let [http_port, https_port, stats_port] = free_loopback_ports()?;
 
-    progress.step(format!("starting agent {} ({})", names.agent, image.tag));
+    progress.step(format!(
+        "starting agent {} ({}) and client traffic {}",
+        names.agent, image.tag, names.traffic
+    ));
     let agent = ContainerCreateBody {
         image: Some(image.tag.clone()),
         env: Some(spec.agent_env.clone()),
@@ -193,7 +194,10 @@ async fn start(
             format!("{}/tcp", paths::HTTPS_PORT),
         ]),
         host_config: Some(HostConfig {
-            port_bindings: Some(loopback_ports(&[paths::HTTP_PORT, paths::HTTPS_PORT])?),
+            port_bindings: Some(loopback_bindings(&[
+                (paths::HTTP_PORT, http_port),
+                (paths::HTTPS_PORT, https_port),
+            ])),
             mounts: Some(vec![Mount {
                 target: Some(paths::DATA_DIR.to_string()),
                 source: Some(names.volume.clone()),
@@ -215,15 +219,9 @@ async fn start(
         networking_config: Some(aliased(&names.network, AGENT_ALIAS)),
         ..Default::default()
     };
-    create_and_start(docker, &names.agent, agent).await?;
-
-    progress.step(format!("waiting for {} to answer healthy", names.agent));
-    let http = published_url(docker, &names.agent, paths::HTTP_PORT, "http").await?;
-    wait_healthy(docker, &spec.name, &names.agent, &http).await?;
-
-    progress.step(format!("starting client traffic {}", names.traffic));
+    // The traffic holds its first request until the agent is ready, so both start at once.
     let target = format!("http://{AGENT_ALIAS}:{}", paths::HTTP_PORT);
-    let stats_port = paths::TRAFFIC_STATS_PORT.to_string();
+    let stats_port_arg = paths::TRAFFIC_STATS_PORT.to_string();
     let traffic = ContainerCreateBody {
         image: Some(image.tag.clone()),
         cmd: Some(
@@ -234,7 +232,7 @@ async fn start(
                 "--rate",
                 TRAFFIC_RATE,
                 "--stats-port",
-                &stats_port,
+                &stats_port_arg,
             ]
             .map(String::from)
             .to_vec(),
@@ -245,7 +243,10 @@ async fn start(
         ])),
         exposed_ports: Some(vec![format!("{}/tcp", paths::TRAFFIC_STATS_PORT)]),
         host_config: Some(HostConfig {
-            port_bindings: Some(loopback_ports(&[paths::TRAFFIC_STATS_PORT])?),
+            port_bindings: Some(loopback_bindings(&[(
+                paths::TRAFFIC_STATS_PORT,
+                stats_port,
+            )])),
             restart_policy: Some(RestartPolicy {
                 name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
                 maximum_retry_count: None,
@@ -260,7 +261,15 @@ async fn start(
         networking_config: Some(aliased(&names.network, "traffic")),
         ..Default::default()
     };
-    create_and_start(docker, &names.traffic, traffic).await?;
+    let (agent, traffic) = tokio::join!(
+        create_and_start(docker, &names.agent, agent),
+        create_and_start(docker, &names.traffic, traffic)
+    );
+    agent.and(traffic)?;
+
+    progress.step(format!("waiting for {} to answer healthy", names.agent));
+    let http = format!("http://127.0.0.1:{http_port}");
+    wait_healthy(docker, &spec.name, &names.agent, &http).await?;
     let mut info = find(docker, &spec.name).await?;
     info.health = Some("healthy".to_string());
     Ok(info)
@@ -289,34 +298,39 @@ fn confined(memory: i64, nano_cpus: i64, pids: i64, network: &str) -> HostConfig
     }
 }
 
-/// Publishes each container port on 127.0.0.1 only, on a host port chosen now.
+/// Host ports for a sandbox's HTTP, HTTPS and traffic statistics, free on 127.0.0.1 now.
 ///
-/// An explicit port (rather than letting the engine pick) keeps the sandbox's URLs stable across
+/// Explicit ports (rather than letting the engine pick) keep the sandbox's URLs stable across
 /// `docker restart`, as a production endpoint is: the engine re-picks dynamic ports on restart.
-fn loopback_ports(ports: &[u16]) -> Result<HashMap<String, Option<Vec<PortBinding>>>> {
+fn free_loopback_ports<const N: usize>() -> Result<[u16; N]> {
     let io_error = |source| Error::Io {
         action: "finding a free port on",
         path: "127.0.0.1".into(),
         source,
     };
     // All probes stay bound until every port is chosen, so no two ports come out the same.
-    let probes = ports
-        .iter()
-        .map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
-        .collect::<std::io::Result<Vec<_>>>()
-        .map_err(io_error)?;
+    let mut probes = Vec::with_capacity(N);
+    let mut ports = [0; N];
+    for port in &mut ports {
+        let probe = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(io_error)?;
+        *port = probe.local_addr().map_err(io_error)?.port();
+        probes.push(probe);
+    }
+    Ok(ports)
+}
+
+/// Publishes each `(container port, host port)` on 127.0.0.1 only.
+fn loopback_bindings(ports: &[(u16, u16)]) -> HashMap<String, Option<Vec<PortBinding>>> {
     ports
         .iter()
-        .zip(&probes)
-        .map(|(port, probe)| {
-            let host_port = probe.local_addr().map_err(io_error)?.port();
-            Ok((
-                format!("{port}/tcp"),
+        .map(|(container_port, host_port)| {
+            (
+                format!("{container_port}/tcp"),
                 Some(vec![PortBinding {
                     host_ip: Some("127.0.0.1".to_string()),
                     host_port: Some(host_port.to_string()),
                 }]),
-            ))
+            )
         })
         .collect()
 }
@@ -343,34 +357,6 @@ async fn create_and_start(docker: &Docker, name: &str, body: ContainerCreateBody
         .start_container(name, None)
         .await
         .map_err(Error::docker(format!("starting container {name}")))
-}
-
-/// `scheme://127.0.0.1:PORT` where the engine published `container_port` of `container`.
-async fn published_url(
-    docker: &Docker,
-    container: &str,
-    container_port: u16,
-    scheme: &str,
-) -> Result<String> {
-    let inspect = docker
-        .inspect_container(container, None)
-        .await
-        .map_err(Error::docker(format!("inspecting container {container}")))?;
-    let port = inspect
-        .network_settings
-        .and_then(|n| n.ports)
-        .and_then(|ports| {
-            ports
-                .get(&format!("{container_port}/tcp"))
-                .cloned()
-                .flatten()
-        })
-        .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port))
-        .ok_or_else(|| Error::PortNotPublished {
-            container: container.to_string(),
-            port: container_port,
-        })?;
-    Ok(format!("{scheme}://127.0.0.1:{port}"))
 }
 
 /// Polls `/health` until the agent says healthy; fails early if the container stops.
@@ -656,12 +642,12 @@ mod tests {
 
     #[test]
     fn ports_are_published_on_loopback_only() {
-        let ports = loopback_ports(&[8080, 8443]).unwrap();
-        let http = ports["8080/tcp"].as_ref().unwrap()[0].clone();
-        let https = ports["8443/tcp"].as_ref().unwrap()[0].clone();
+        let [first, second] = free_loopback_ports().unwrap();
+        assert_ne!(first, second);
+        let bindings = loopback_bindings(&[(8080, first), (8443, second)]);
+        let http = bindings["8080/tcp"].as_ref().unwrap()[0].clone();
         assert_eq!(http.host_ip.as_deref(), Some("127.0.0.1"));
-        assert_ne!(http.host_port, https.host_port);
-        assert_ne!(http.host_port.as_deref(), Some("0"));
+        assert_eq!(http.host_port, Some(first.to_string()));
     }
 
     #[test]

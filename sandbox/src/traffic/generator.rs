@@ -11,6 +11,10 @@ use super::mix::{PlannedRequest, RequestMix};
 use super::outcome::Outcome;
 use super::recorder::Recorder;
 
+/// How often, and how patiently, the agent's first readiness is probed.
+const READINESS_POLL_INTERVAL: Duration = Duration::from_millis(100);
+const READINESS_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How much of an error answer's body `last_error` quotes.
 const ERROR_BODY_EXCERPT_CHARS: usize = 200;
 
@@ -21,13 +25,18 @@ pub struct Generator {
     pub requests_per_second: f64,
     pub request_timeout: Duration,
     pub max_in_flight: usize,
+    /// Hold the first request until the agent is ready (see `wait_until_ready`).
+    pub wait_for_ready: bool,
     pub mix: RequestMix,
     pub recorder: Arc<Recorder>,
 }
 
 impl Generator {
-    /// Sends requests until the future is dropped.
+    /// Waits for the agent's first readiness, then sends requests until the future is dropped.
     pub async fn run(mut self) {
+        if self.wait_for_ready {
+            self.wait_until_ready().await;
+        }
         let mut schedule =
             tokio::time::interval(Duration::from_secs_f64(1.0 / self.requests_per_second));
         // After a stall of the client itself (e.g. its container paused), resume the rate
@@ -37,6 +46,32 @@ impl Generator {
             schedule.tick().await;
             let planned = self.mix.next_request();
             self.fire(planned);
+        }
+    }
+
+    /// Like a load balancer admitting a new backend, the clients start only once the agent is
+    /// ready: the traffic container starts beside the agent, and a start-up is not an outage.
+    /// Only the first readiness is awaited; any later outage counts as errors.
+    async fn wait_until_ready(&self) {
+        let url = format!("{}/health/ready", self.target);
+        let mut announced = false;
+        loop {
+            let ready = self
+                .client
+                .get(&url)
+                .timeout(READINESS_PROBE_TIMEOUT)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                tracing::info!(target = %self.target, "agent ready, starting client traffic");
+                return;
+            }
+            if !announced {
+                tracing::info!(target = %self.target, "waiting for the agent to be ready");
+                announced = true;
+            }
+            tokio::time::sleep(READINESS_POLL_INTERVAL).await;
         }
     }
 

@@ -67,6 +67,8 @@ pub struct TrafficSettings {
     pub max_in_flight: usize,
     /// Interval of the JSON summary line on stdout.
     pub summary_interval: Duration,
+    /// Whether to hold the first request until the agent's `/health/ready` answers 200.
+    pub wait_for_ready: bool,
 }
 
 impl TrafficSettings {
@@ -85,6 +87,7 @@ impl TrafficSettings {
             request_timeout: Duration::from_secs(10),
             max_in_flight: 64,
             summary_interval: Duration::from_secs(10),
+            wait_for_ready: true,
         }
     }
 }
@@ -153,6 +156,7 @@ pub async fn run(
         requests_per_second: settings.requests_per_second,
         request_timeout: settings.request_timeout,
         max_in_flight: settings.max_in_flight,
+        wait_for_ready: settings.wait_for_ready,
         mix: RequestMix::new(&settings.corpus, settings.seed),
         recorder,
     };

@@ -65,6 +65,7 @@ fn test_settings(target: String) -> TrafficSettings {
         request_timeout: Duration::from_millis(200),
         max_in_flight: 64,
         summary_interval: Duration::from_secs(60),
+        wait_for_ready: false,
     }
 }
 
@@ -186,6 +187,44 @@ async fn an_unreachable_agent_shows_connection_errors() {
         last_error.to_lowercase().contains("connection refused"),
         "{last_error}"
     );
+}
+
+/// A stand-in agent that answers 503 to everything for `delay` after it starts, then 200.
+async fn start_slow_starting_agent(delay: Duration) -> String {
+    let started = std::time::Instant::now();
+    let app = Router::new().fallback(move || async move {
+        if started.elapsed() < delay {
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        } else {
+            (StatusCode::OK, "{}").into_response()
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn traffic_waits_for_the_agents_first_readiness() {
+    let target = start_slow_starting_agent(Duration::from_millis(400)).await;
+    let settings = TrafficSettings {
+        wait_for_ready: true,
+        ..test_settings(target)
+    };
+    let (stats, _) = run_traffic(settings, Duration::from_millis(1200)).await;
+    assert!(
+        stats.requests >= 20,
+        "traffic started once ready: {stats:?}"
+    );
+    assert_eq!(stats.errors, 0, "a start-up is not an outage: {stats:?}");
+}
+
+#[tokio::test]
+async fn without_the_readiness_gate_a_starting_agent_shows_errors() {
+    let target = start_slow_starting_agent(Duration::from_millis(400)).await;
+    let (stats, _) = run_traffic(test_settings(target), Duration::from_millis(1200)).await;
+    assert!(stats.errors > 0, "{stats:?}");
 }
 
 #[test]
