@@ -52,6 +52,9 @@ pub enum Error {
         log_tail: String,
     },
 
+    #[error("interrupted; what this command had made was removed")]
+    Interrupted,
+
     #[error("{action} {}: {source}", path.display())]
     Io {
         action: &'static str,
@@ -66,6 +69,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::NotHealthy { .. } | Error::ImageBuild { .. } => EXIT_FAILED,
+            Error::Interrupted => crate::interrupt::EXIT_INTERRUPTED,
             _ => EXIT_BAD_INPUT,
         }
     }

@@ -3,4 +3,5 @@
 pub mod cli;
 pub mod docker;
 pub mod error;
+pub mod interrupt;
 pub mod ui;

@@ -266,3 +266,50 @@ fn an_engine_that_never_answers_is_given_up_on() {
     );
     eprintln!("gave up after {:?}", started.elapsed());
 }
+
+#[test]
+fn sigterm_during_up_removes_what_was_made() {
+    use std::io::{BufRead, BufReader};
+    require_docker!();
+    // Make sure the image is cached, so the interruption lands while the agent is starting.
+    drop(TestSandbox::up("sigterm-warm"));
+    let name = unique_name("sigterm");
+    // A 1 MB quota leaves the agent running but never healthy: `up` waits until told to stop.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("firedrill"))
+        .args([
+            "sandbox",
+            "up",
+            "--name",
+            &name,
+            "--env",
+            "DOCKER_OPTIMIZER_STORAGE_QUOTA_MB=1",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("waiting for") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "up ended before waiting"
+        );
+    }
+    assert!(
+        !leftovers_of(&name).is_empty(),
+        "the sandbox was being made"
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    assert_eq!(leftovers_of(&name), Vec::<String>::new());
+}

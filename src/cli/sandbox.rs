@@ -7,6 +7,7 @@ use crate::docker::image;
 use crate::docker::sandbox::{self, SandboxInfo, SandboxSpec};
 use crate::docker::{engine, sweep};
 use crate::error::Result;
+use crate::interrupt::Interrupt;
 use crate::ui::Progress;
 
 pub async fn up(name: &str, release: &str, env: Vec<String>, json: bool) -> Result<ExitCode> {
@@ -14,13 +15,14 @@ pub async fn up(name: &str, release: &str, env: Vec<String>, json: bool) -> Resu
     image::check_release(release)?;
     let docker = engine::connect().await?;
     let progress = Progress::new();
+    let interrupt = Interrupt::listen();
     let spec = SandboxSpec {
         name: name.to_string(),
         session: free_play_session(name),
         agent_env: env,
     };
-    let image = image::ensure(&docker, release, &spec.session, &progress).await?;
-    let info = sandbox::up(&docker, &spec, &image, &progress).await?;
+    let image = image::ensure(&docker, release, &spec.session, &progress, &interrupt).await?;
+    let info = sandbox::up(&docker, &spec, &image, &progress, &interrupt).await?;
     progress.finish();
     if json {
         println!("{}", to_json(&info));

@@ -10,7 +10,11 @@ use futures_util::StreamExt;
 use super::labels;
 use super::rootfs::{BuildContext, ImageInputs};
 use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
 use crate::ui::Progress;
+
+/// How often a running build checks whether the user interrupted it.
+const INTERRUPT_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Repository of the sandbox images; the tag is the agent release.
 pub const REPOSITORY: &str = "firedrill/optimizer-agent";
@@ -55,6 +59,7 @@ pub async fn ensure(
     release: &str,
     session: &str,
     progress: &Progress,
+    interrupt: &Interrupt,
 ) -> Result<SandboxImage> {
     check_release(release)?;
     let tag = tag_for(release);
@@ -91,7 +96,17 @@ pub async fn ensure(
         context.tar.len() / (1024 * 1024)
     ));
     let previous_id = image_id(docker, &tag).await;
-    build(docker, &tag, release, session, &fingerprint, context).await?;
+    interrupt.check()?;
+    build(
+        docker,
+        &tag,
+        release,
+        session,
+        &fingerprint,
+        context,
+        interrupt,
+    )
+    .await?;
     remove_replaced(docker, previous_id, &tag).await;
     Ok(SandboxImage {
         built: true,
@@ -106,6 +121,7 @@ async fn build(
     session: &str,
     fingerprint: &str,
     context: BuildContext,
+    interrupt: &Interrupt,
 ) -> Result<()> {
     let image_labels = labels::owned(
         session,
@@ -130,7 +146,14 @@ async fn build(
         tag: tag.to_string(),
         detail,
     };
-    while let Some(message) = stream.next().await {
+    loop {
+        // Dropping the stream closes the connection, which makes the engine cancel the build.
+        interrupt.check()?;
+        let message = match tokio::time::timeout(INTERRUPT_POLL, stream.next()).await {
+            Err(_still_building) => continue,
+            Ok(None) => break,
+            Ok(Some(message)) => message,
+        };
         let info = message.map_err(|e| build_error(e.to_string()))?;
         if let Some(detail) = info.error_detail.and_then(|d| d.message) {
             return Err(build_error(detail));

@@ -10,9 +10,7 @@ use bollard::models::{
     RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptionsBuilder,
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -21,7 +19,9 @@ use serde::Serialize;
 
 use super::image::SandboxImage;
 use super::labels;
+use super::sweep::{self, Swept};
 use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
 use crate::ui::Progress;
 
 /// The agent's network alias, which the traffic targets.
@@ -123,6 +123,7 @@ pub async fn up(
     spec: &SandboxSpec,
     image: &SandboxImage,
     progress: &Progress,
+    interrupt: &Interrupt,
 ) -> Result<SandboxInfo> {
     validate_name(&spec.name)?;
     let names = SandboxNames::of(&spec.name);
@@ -136,11 +137,14 @@ pub async fn up(
             container: container_name(&existing),
         });
     }
-    let started = start(docker, spec, image, &names, progress).await;
+    let started = start(docker, spec, image, &names, progress, interrupt).await;
     match started {
         Ok(info) => Ok(info),
         Err(error) => {
-            remove_resources(docker, &spec.name).await.ok();
+            // Only what this call made carries its session: a namesake made by anyone else stays.
+            sweep::remove_labelled(docker, &[(labels::SESSION, &spec.session)])
+                .await
+                .ok();
             Err(error)
         }
     }
@@ -152,7 +156,9 @@ async fn start(
     image: &SandboxImage,
     names: &SandboxNames,
     progress: &Progress,
+    interrupt: &Interrupt,
 ) -> Result<SandboxInfo> {
+    interrupt.check()?;
     let sandbox_labels = |extra: &[(&str, &str)]| {
         let mut all = vec![(labels::SANDBOX, spec.name.as_str())];
         all.extend_from_slice(extra);
@@ -261,6 +267,7 @@ async fn start(
         networking_config: Some(aliased(&names.network, "traffic")),
         ..Default::default()
     };
+    interrupt.check()?;
     let (agent, traffic) = tokio::join!(
         create_and_start(docker, &names.agent, agent),
         create_and_start(docker, &names.traffic, traffic)
@@ -269,7 +276,7 @@ async fn start(
 
     progress.step(format!("waiting for {} to answer healthy", names.agent));
     let http = format!("http://127.0.0.1:{http_port}");
-    wait_healthy(docker, &spec.name, &names.agent, &http).await?;
+    wait_healthy(docker, &spec.name, &names.agent, &http, interrupt).await?;
     let mut info = find(docker, &spec.name).await?;
     info.health = Some("healthy".to_string());
     Ok(info)
@@ -360,7 +367,13 @@ async fn create_and_start(docker: &Docker, name: &str, body: ContainerCreateBody
 }
 
 /// Polls `/health` until the agent says healthy; fails early if the container stops.
-async fn wait_healthy(docker: &Docker, name: &str, container: &str, http: &str) -> Result<()> {
+async fn wait_healthy(
+    docker: &Docker,
+    name: &str,
+    container: &str,
+    http: &str,
+    interrupt: &Interrupt,
+) -> Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(1))
         .build()
@@ -368,6 +381,7 @@ async fn wait_healthy(docker: &Docker, name: &str, container: &str, http: &str) 
     let started = Instant::now();
     let mut last = "no answer yet".to_string();
     while started.elapsed() < HEALTHY_WITHIN {
+        interrupt.check()?;
         match client.get(format!("{http}/health")).send().await {
             Ok(response) => {
                 let code = response.status();
@@ -532,22 +546,8 @@ pub async fn probe_health(info: &mut SandboxInfo) {
     info.health = Some(status);
 }
 
-/// What `down` removed.
-#[derive(Debug, Default, Serialize)]
-pub struct Removed {
-    pub containers: Vec<String>,
-    pub networks: Vec<String>,
-    pub volumes: Vec<String>,
-}
-
-impl Removed {
-    pub fn is_empty(&self) -> bool {
-        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
-    }
-}
-
 /// Removes sandbox `name` entirely: containers, network and data volume.
-pub async fn down(docker: &Docker, name: &str) -> Result<Removed> {
+pub async fn down(docker: &Docker, name: &str) -> Result<Swept> {
     validate_name(name)?;
     let removed = remove_resources(docker, name).await?;
     if removed.is_empty() {
@@ -558,65 +558,9 @@ pub async fn down(docker: &Docker, name: &str) -> Result<Removed> {
     Ok(removed)
 }
 
-/// Removes every firedrill resource labelled with sandbox `name` (the label filter is the guard).
-async fn remove_resources(docker: &Docker, name: &str) -> Result<Removed> {
-    let selector = [(labels::SANDBOX, name)];
-    let mut removed = Removed::default();
-    for container in containers(docker, Some(name)).await? {
-        let id = container.id.clone().unwrap_or_default();
-        let options = RemoveContainerOptionsBuilder::default().force(true).build();
-        docker
-            .remove_container(&id, Some(options))
-            .await
-            .map_err(Error::docker(format!(
-                "removing container {}",
-                container_name(&container)
-            )))?;
-        removed.containers.push(container_name(&container));
-    }
-    let networks = docker
-        .list_networks(Some(
-            ListNetworksOptionsBuilder::default()
-                .filters(&labels::filter(&selector))
-                .build(),
-        ))
-        .await
-        .map_err(Error::docker("listing firedrill's networks"))?;
-    for network in networks
-        .into_iter()
-        .filter(|n| labels::is_managed(n.labels.as_ref()))
-    {
-        let network_name = network.name.unwrap_or_default();
-        docker
-            .remove_network(&network_name)
-            .await
-            .map_err(Error::docker(format!("removing network {network_name}")))?;
-        removed.networks.push(network_name);
-    }
-    let volumes = docker
-        .list_volumes(Some(
-            ListVolumesOptionsBuilder::default()
-                .filters(&labels::filter(&selector))
-                .build(),
-        ))
-        .await
-        .map_err(Error::docker("listing firedrill's volumes"))?;
-    for volume in volumes
-        .volumes
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|v| labels::is_managed(Some(&v.labels)))
-    {
-        docker
-            .remove_volume(
-                &volume.name,
-                Some(RemoveVolumeOptionsBuilder::default().build()),
-            )
-            .await
-            .map_err(Error::docker(format!("removing volume {}", volume.name)))?;
-        removed.volumes.push(volume.name);
-    }
-    Ok(removed)
+/// Removes every firedrill resource labelled with sandbox `name`.
+async fn remove_resources(docker: &Docker, name: &str) -> Result<Swept> {
+    sweep::remove_labelled(docker, &[(labels::SANDBOX, name)]).await
 }
 
 #[cfg(test)]

@@ -23,6 +23,15 @@ pub struct Swept {
     pub images: Vec<String>,
 }
 
+impl Swept {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty()
+            && self.networks.is_empty()
+            && self.volumes.is_empty()
+            && self.images.is_empty()
+    }
+}
+
 /// Which images a sweep removes besides the dangling ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -35,12 +44,21 @@ pub enum Scope {
 /// Removes every firedrill container, network and volume, and firedrill images left dangling
 /// (with [`Scope::WithCachedImages`], every firedrill image).
 pub async fn sweep(docker: &Docker, scope: Scope) -> Result<Swept> {
+    let mut swept = remove_labelled(docker, &[]).await?;
+    swept.images = remove_images(docker, scope).await?;
+    Ok(swept)
+}
+
+/// Removes firedrill's containers (forcibly, running or not), then networks, then volumes,
+/// that carry every `label=value` in `selectors` besides the firedrill marker.
+pub async fn remove_labelled(docker: &Docker, selectors: &[(&str, &str)]) -> Result<Swept> {
+    let filter = labels::filter(selectors);
     let mut swept = Swept::default();
     let containers = docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default()
                 .all(true)
-                .filters(&labels::filter(&[]))
+                .filters(&filter)
                 .build(),
         ))
         .await
@@ -68,7 +86,7 @@ pub async fn sweep(docker: &Docker, scope: Scope) -> Result<Swept> {
     let networks = docker
         .list_networks(Some(
             ListNetworksOptionsBuilder::default()
-                .filters(&labels::filter(&[]))
+                .filters(&filter)
                 .build(),
         ))
         .await
@@ -88,7 +106,7 @@ pub async fn sweep(docker: &Docker, scope: Scope) -> Result<Swept> {
     let volumes = docker
         .list_volumes(Some(
             ListVolumesOptionsBuilder::default()
-                .filters(&labels::filter(&[]))
+                .filters(&filter)
                 .build(),
         ))
         .await
@@ -108,7 +126,12 @@ pub async fn sweep(docker: &Docker, scope: Scope) -> Result<Swept> {
             .map_err(Error::docker(format!("removing volume {}", volume.name)))?;
         swept.volumes.push(volume.name);
     }
+    Ok(swept)
+}
 
+/// Removes firedrill's dangling images (with [`Scope::WithCachedImages`], all of them).
+async fn remove_images(docker: &Docker, scope: Scope) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
     let mut image_filter = labels::filter(&[]);
     if scope == Scope::KeepCachedImages {
         image_filter.insert("dangling".to_string(), vec!["true".to_string()]);
@@ -134,7 +157,7 @@ pub async fn sweep(docker: &Docker, scope: Scope) -> Result<Swept> {
             )
             .await
             .map_err(Error::docker(format!("removing image {}", image.id)))?;
-        swept.images.push(image.id);
+        removed.push(image.id);
     }
-    Ok(swept)
+    Ok(removed)
 }
