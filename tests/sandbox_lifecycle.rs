@@ -186,6 +186,16 @@ fn an_older_release_runs_from_its_own_image() {
         labels["io.firedrill.content-hash"].as_str().unwrap().len(),
         64
     );
+    // Built offline FROM scratch: one layer, the root filesystem firedrill assembled.
+    assert_eq!(image[0]["RootFS"]["Layers"].as_array().unwrap().len(), 1);
+    assert_eq!(image[0]["Config"]["User"], "10001:10001");
+    let programs = sandbox.exec(&["ls", "/usr/local/bin"]);
+    for program in ["optimizer-agent", "agentctl", "trivy"] {
+        assert!(
+            stdout(&programs).contains(program),
+            "{program} missing from the image"
+        );
+    }
 }
 
 #[test]
