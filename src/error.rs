@@ -52,6 +52,39 @@ pub enum Error {
         log_tail: String,
     },
 
+    #[error("unknown fault kind '{kind}'; known kinds: {known} (see `firedrill fault list`)")]
+    UnknownFault { kind: String, known: String },
+
+    #[error("bad parameter '{pair}' for fault {kind}: {reason}")]
+    BadFaultParameter {
+        kind: String,
+        pair: String,
+        reason: String,
+    },
+
+    #[error("no injected fault with id '{id}'; `firedrill fault status` lists them")]
+    FaultNotFound { id: String },
+
+    #[error(
+        "a {kind} fault is already injected into sandbox '{sandbox}' ({id}); revert it first with \
+         `firedrill fault revert {id}`"
+    )]
+    FaultActive {
+        kind: String,
+        sandbox: String,
+        id: String,
+    },
+
+    #[error("fault {kind} is not available here: {reason}")]
+    FaultUnavailable { kind: String, reason: String },
+
+    #[error("`{command}` in {container} failed: {detail}")]
+    FaultAction {
+        container: String,
+        command: String,
+        detail: String,
+    },
+
     #[error("interrupted; what this command had made was removed")]
     Interrupted,
 
@@ -68,7 +101,9 @@ impl Error {
     /// The process exit code for this error (documented in the README).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::NotHealthy { .. } | Error::ImageBuild { .. } => EXIT_FAILED,
+            Error::NotHealthy { .. } | Error::ImageBuild { .. } | Error::FaultAction { .. } => {
+                EXIT_FAILED
+            }
             Error::Interrupted => crate::interrupt::EXIT_INTERRUPTED,
             _ => EXIT_BAD_INPUT,
         }

@@ -3,5 +3,6 @@
 pub mod cli;
 pub mod docker;
 pub mod error;
+pub mod faults;
 pub mod interrupt;
 pub mod ui;

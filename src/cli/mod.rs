@@ -1,6 +1,7 @@
 //! The command line: one place defines every verb (clap derive), and `main` maps errors to
 //! exit codes (0 ok, 1 failed, 2 bad input or environment; see the README).
 
+mod fault;
 mod sandbox;
 
 use std::process::ExitCode;
@@ -25,8 +26,69 @@ enum Command {
     /// Start, inspect and remove free-play sandboxes of the agent.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Inject faults into a sandbox by hand, see their root cause, revert them.
+    #[command(subcommand)]
+    Fault(FaultCommand),
     /// Remove every firedrill container, network and volume, and dangling firedrill images.
     Cleanup(CleanupArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum FaultCommand {
+    /// The fault catalogue: kinds, parameters, symptoms, mitigation and resolution.
+    List(JsonArgs),
+    /// Injected faults and whether each root cause is still present.
+    Status(FaultStatusArgs),
+    /// Inject a fault into a sandbox.
+    Inject(InjectArgs),
+    /// Revert one injected fault, or all of them.
+    Revert(RevertArgs),
+}
+
+#[derive(Debug, Args)]
+struct JsonArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct FaultStatusArgs {
+    /// Only this sandbox's faults.
+    #[arg(long)]
+    sandbox: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct InjectArgs {
+    /// Fault kind (see `firedrill fault list`).
+    kind: String,
+    /// Sandbox to break.
+    #[arg(long, default_value = "default")]
+    sandbox: String,
+    /// A parameter of the kind (repeatable), e.g. --set cpus=0.2
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Print the fault record as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false, id = "which")]
+struct RevertArgs {
+    /// The fault id `inject` printed.
+    #[arg(group = "which")]
+    id: Option<String>,
+    /// Revert every injected fault (of --sandbox only, when given).
+    #[arg(long, group = "which")]
+    all: bool,
+    /// With --all: only this sandbox's faults.
+    #[arg(long, requires = "all")]
+    sandbox: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,8 +165,23 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Sandbox(SandboxCommand::Down(args)) => sandbox::down(&args.name).await,
         Command::Sandbox(SandboxCommand::Status(args)) => sandbox::status(args.json).await,
+        Command::Fault(FaultCommand::List(args)) => fault::list(args.json),
+        Command::Fault(FaultCommand::Status(args)) => {
+            fault::status(args.sandbox.as_deref(), args.json).await
+        }
+        Command::Fault(FaultCommand::Inject(args)) => {
+            fault::inject(&args.kind, &args.sandbox, &args.set, args.json).await
+        }
+        Command::Fault(FaultCommand::Revert(args)) => {
+            fault::revert(args.id.as_deref(), args.all, args.sandbox.as_deref()).await
+        }
         Command::Cleanup(args) => sandbox::cleanup(args.images, args.json).await,
     }
+}
+
+/// Pretty JSON of firedrill's own (always serialisable) types.
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("firedrill's own types serialise")
 }
 
 /// Diagnostics go to stderr; `FIREDRILL_LOG` sets the level (default: warnings).

@@ -3,10 +3,12 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use super::to_json;
 use crate::docker::image;
 use crate::docker::sandbox::{self, SandboxInfo, SandboxSpec};
 use crate::docker::{engine, sweep};
 use crate::error::Result;
+use crate::faults::FaultStore;
 use crate::interrupt::Interrupt;
 use crate::ui::Progress;
 
@@ -74,6 +76,11 @@ pub async fn cleanup(images: bool, json: bool) -> Result<ExitCode> {
         sweep::Scope::KeepCachedImages
     };
     let swept = sweep::sweep(&docker, scope).await?;
+    // Every sandbox is gone, so are the faults injected into them: forget their records.
+    let store = FaultStore::open_default();
+    for record in store.all()? {
+        store.remove(&record.id)?;
+    }
     if json {
         println!("{}", to_json(&swept));
     } else {
@@ -100,10 +107,6 @@ pub async fn cleanup(images: bool, json: bool) -> Result<ExitCode> {
 /// A free-play sandbox's session id: its name and a random suffix, so two runs never share one.
 fn free_play_session(name: &str) -> String {
     format!("sbx-{name}-{:08x}", rand::random::<u32>())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).expect("firedrill's own types serialise")
 }
 
 fn or_dash(value: &Option<String>) -> &str {

@@ -1,6 +1,7 @@
 //! Everything that talks to the Docker engine goes through this module (bollard).
 
 pub mod engine;
+pub mod exec;
 pub mod image;
 pub mod labels;
 pub mod rootfs;

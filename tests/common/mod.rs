@@ -42,8 +42,15 @@ pub fn docker_available() -> bool {
 pub fn firedrill() -> Command {
     let mut command = Command::cargo_bin("firedrill").expect("the firedrill binary is built");
     command.env_remove("FIREDRILL_LOG");
+    // Fault records of this test process live apart from the user's and other test runs'.
+    command.env("FIREDRILL_STATE_DIR", state_dir());
     command.timeout(Duration::from_secs(300));
     command
+}
+
+/// The fault-record folder of this test process.
+pub fn state_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("firedrill-test-state-{}", std::process::id()))
 }
 
 /// A sandbox name unique to this test run and call site.
@@ -160,6 +167,78 @@ impl TestSandbox {
         let text = self.get("/metrics").text().expect("metrics body");
         prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
             .expect("/metrics parses as Prometheus text")
+    }
+}
+
+impl TestSandbox {
+    /// `firedrill fault inject <kind> --sandbox <this> --set ...`, returning the fault id.
+    pub fn inject(&self, kind: &str, sets: &[&str]) -> String {
+        let mut args = vec!["fault", "inject", kind, "--sandbox", &self.name, "--json"];
+        for set in sets {
+            args.extend_from_slice(&["--set", set]);
+        }
+        let output = firedrill().args(&args).output().unwrap();
+        assert_success(&output, &format!("fault inject {kind}"));
+        let record: Value = serde_json::from_slice(&output.stdout).unwrap();
+        record["id"].as_str().unwrap().to_string()
+    }
+
+    /// The root-cause probe of fault `id`: `Some(present)`, `None` when the record is gone.
+    pub fn root_cause_present(&self, id: &str) -> Option<bool> {
+        let output = firedrill()
+            .args(["fault", "status", "--sandbox", &self.name, "--json"])
+            .output()
+            .unwrap();
+        assert_success(&output, "fault status");
+        let statuses: Value = serde_json::from_slice(&output.stdout).unwrap();
+        statuses
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .map(|s| {
+                s["root_cause"]["present"]
+                    .as_bool()
+                    .expect("a probe result")
+            })
+    }
+
+    /// `firedrill fault revert <id>`, asserting success.
+    pub fn revert(&self, id: &str) {
+        let output = firedrill().args(["fault", "revert", id]).output().unwrap();
+        assert_success(&output, &format!("fault revert {id}"));
+    }
+
+    /// `docker restart` of the agent, then wait until it answers `/health/live` again.
+    pub fn restart_agent(&self) {
+        assert_success(&docker(&["restart", &self.container()]), "docker restart");
+        eventually(
+            Duration::from_secs(30),
+            "the agent to answer after restart",
+            || {
+                client()
+                    .get(format!("{}/health/live", self.http()))
+                    .send()
+                    .ok()
+                    .filter(|r| r.status().is_success())
+            },
+        );
+    }
+
+    /// The agent container's CPU % as `docker stats` reports it.
+    pub fn cpu_percent(&self) -> f64 {
+        let output = docker(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.CPUPerc}}",
+            &self.container(),
+        ]);
+        stdout(&output)
+            .trim()
+            .trim_end_matches('%')
+            .parse()
+            .unwrap_or(0.0)
     }
 }
 

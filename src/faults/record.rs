@@ -1,0 +1,167 @@
+//! Injected faults are recorded on the host, one JSON file each, so `fault revert` from another
+//! shell (or a drill's abort) knows exactly what to restore. Files are written atomically.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::catalogue::FaultKind;
+use super::params::Params;
+use crate::docker::exec::OwnAction;
+use crate::error::{Error, Result};
+
+/// A fault as injected: what, where, when, and what revert needs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FaultRecord {
+    /// e.g. `f-blue-cpu-burn-1a2b3c4d`
+    pub id: String,
+    pub kind: FaultKind,
+    pub sandbox: String,
+    /// The agent container's id when the fault was injected.
+    pub container_id: String,
+    pub session: String,
+    pub params: Params,
+    /// Unix seconds.
+    pub injected_at: f64,
+    /// What the kind saved to restore the baseline (its own shape per kind).
+    pub baseline: serde_json::Value,
+    /// firedrill's own actions in the container for this fault (left out of the trainee's audit).
+    pub own_actions: Vec<OwnAction>,
+}
+
+/// The folder of fault records: `FIREDRILL_STATE_DIR`, else `$XDG_STATE_HOME/firedrill`, else
+/// `~/.local/state/firedrill`, each with a `faults/` folder.
+#[derive(Debug, Clone)]
+pub struct FaultStore {
+    dir: PathBuf,
+}
+
+impl FaultStore {
+    pub fn open_default() -> FaultStore {
+        let base = std::env::var_os("FIREDRILL_STATE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("firedrill"))
+            })
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/firedrill"))
+            })
+            .unwrap_or_else(|| std::env::temp_dir().join("firedrill-state"));
+        FaultStore::at(base.join("faults"))
+    }
+
+    pub fn at(dir: impl Into<PathBuf>) -> FaultStore {
+        FaultStore { dir: dir.into() }
+    }
+
+    /// Saves `record` (replacing an older version of it) atomically.
+    pub fn save(&self, record: &FaultRecord) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(io("creating", &self.dir))?;
+        let path = self.path_of(&record.id);
+        let mut file = tempfile::NamedTempFile::new_in(&self.dir).map_err(io("writing", &path))?;
+        serde_json::to_writer_pretty(&mut file, record)
+            .map_err(|e| io("writing", &path)(e.into()))?;
+        file.persist(&path)
+            .map_err(|e| io("writing", &path)(e.error))?;
+        Ok(())
+    }
+
+    /// Every record, oldest first. Unreadable files are skipped with a warning, never deleted.
+    pub fn all(&self) -> Result<Vec<FaultRecord>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("reading", &self.dir)(e)),
+        };
+        let mut records = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            match std::fs::read(&path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<FaultRecord>(&bytes).ok())
+            {
+                Some(record) => records.push(record),
+                None => tracing::warn!("skipping unreadable fault record {}", path.display()),
+            }
+        }
+        records.sort_by(|a, b| a.injected_at.total_cmp(&b.injected_at));
+        Ok(records)
+    }
+
+    /// The record with `id`.
+    pub fn get(&self, id: &str) -> Result<FaultRecord> {
+        self.all()?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| Error::FaultNotFound { id: id.to_string() })
+    }
+
+    /// Forgets a record (after its fault was reverted, or its sandbox is gone).
+    pub fn remove(&self, id: &str) -> Result<()> {
+        let path = self.path_of(id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("removing", &path)(e)),
+        }
+    }
+
+    fn path_of(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| Error::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, at: f64) -> FaultRecord {
+        FaultRecord {
+            id: id.to_string(),
+            kind: FaultKind::ResourceSqueeze,
+            sandbox: "blue".into(),
+            container_id: "abc".into(),
+            session: "sbx-blue-1".into(),
+            params: Params::parse(FaultKind::ResourceSqueeze, &[]).unwrap(),
+            injected_at: at,
+            baseline: serde_json::json!({"nano_cpus": 1_000_000_000}),
+            own_actions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_list_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FaultStore::at(dir.path().join("faults"));
+        assert!(store.all().unwrap().is_empty());
+        store.save(&record("f-2", 20.0)).unwrap();
+        store.save(&record("f-1", 10.0)).unwrap();
+        let ids: Vec<String> = store.all().unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["f-1", "f-2"]);
+        assert_eq!(store.get("f-2").unwrap(), record("f-2", 20.0));
+        store.remove("f-2").unwrap();
+        assert!(matches!(store.get("f-2"), Err(Error::FaultNotFound { .. })));
+    }
+
+    #[test]
+    fn an_unreadable_record_is_skipped_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FaultStore::at(dir.path());
+        std::fs::write(dir.path().join("broken.json"), "{not json").unwrap();
+        store.save(&record("f-1", 1.0)).unwrap();
+        assert_eq!(store.all().unwrap().len(), 1);
+        assert!(dir.path().join("broken.json").exists());
+    }
+}

@@ -1,0 +1,141 @@
+//! What a fault acts on: one sandbox's agent container, through the engine, with every exec
+//! firedrill runs there journaled.
+
+use bollard::models::ContainerInspectResponse;
+use bollard::Docker;
+use serde_json::Value;
+
+use crate::docker::exec::{self, ExecJournal, ExecOutput};
+use crate::docker::sandbox::SandboxInfo;
+use crate::error::{Error, Result};
+
+/// The user the agent runs as; faults that imitate the agent's own doing act as it.
+pub const AGENT_USER: &str = "10001";
+/// root inside the container (still without capabilities: the house rules hold for faults too).
+pub const ROOT: &str = "0";
+
+/// A sandbox as a fault sees it.
+pub struct FaultTarget {
+    pub docker: Docker,
+    pub sandbox: SandboxInfo,
+    pub journal: ExecJournal,
+}
+
+impl FaultTarget {
+    pub fn new(docker: Docker, sandbox: SandboxInfo) -> FaultTarget {
+        FaultTarget {
+            docker,
+            sandbox,
+            journal: ExecJournal::default(),
+        }
+    }
+
+    /// The agent container's name.
+    pub fn container(&self) -> &str {
+        &self.sandbox.container
+    }
+
+    /// Runs `cmd` in the agent container as `user` and returns what it printed.
+    pub async fn exec(&self, user: &str, cmd: &[&str]) -> Result<ExecOutput> {
+        exec::run(&self.docker, &self.journal, self.container(), user, cmd).await
+    }
+
+    /// Like [`exec`](Self::exec), but a non-zero exit is an error carrying its stderr.
+    pub async fn exec_ok(&self, user: &str, cmd: &[&str]) -> Result<String> {
+        let output = self.exec(user, cmd).await?;
+        if output.success() {
+            Ok(output.stdout)
+        } else {
+            Err(Error::FaultAction {
+                container: self.container().to_string(),
+                command: cmd.join(" "),
+                detail: format!(
+                    "exit {}: {}",
+                    output.exit_code,
+                    output.stderr.trim().lines().last().unwrap_or_default()
+                ),
+            })
+        }
+    }
+
+    /// Starts `cmd` in the agent container as `user` and leaves it running.
+    pub async fn spawn(&self, user: &str, cmd: &[&str]) -> Result<()> {
+        exec::spawn(&self.docker, &self.journal, self.container(), user, cmd).await
+    }
+
+    /// `agentctl <args> --json` inside the agent, parsed.
+    pub async fn agentctl_json(&self, args: &[&str]) -> Result<Value> {
+        let mut cmd = vec!["agentctl"];
+        cmd.extend_from_slice(args);
+        cmd.push("--json");
+        let stdout = self.exec_ok(AGENT_USER, &cmd).await?;
+        serde_json::from_str(&stdout).map_err(|e| Error::FaultAction {
+            container: self.container().to_string(),
+            command: cmd.join(" "),
+            detail: format!("printed no JSON ({e})"),
+        })
+    }
+
+    /// Writes a file into the agent container (works while it is stopped or restarting).
+    pub async fn write_file(&self, path: &str, contents: &[u8], mode: u32, uid: u64) -> Result<()> {
+        exec::write_file(
+            &self.docker,
+            &self.journal,
+            self.container(),
+            path,
+            contents,
+            mode,
+            uid,
+        )
+        .await
+    }
+
+    /// Reads a file out of the agent container; `None` when it does not exist.
+    pub async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        exec::read_file(&self.docker, self.container(), path).await
+    }
+
+    /// The engine's view of the agent container.
+    pub async fn inspect(&self) -> Result<ContainerInspectResponse> {
+        self.docker
+            .inspect_container(self.container(), None)
+            .await
+            .map_err(Error::docker(format!("inspecting {}", self.container())))
+    }
+
+    /// Fails with a clear error when the image has no shell tools a fault needs.
+    pub async fn require_shell_tools(&self, kind: &str) -> Result<()> {
+        match self.read_file("/bin/busybox").await? {
+            Some(_) => Ok(()),
+            None => Err(Error::FaultUnavailable {
+                kind: kind.to_string(),
+                reason: "the sandbox image has no shell tools (busybox); install Debian's \
+                         busybox-static on this host and start a new sandbox"
+                    .to_string(),
+            }),
+        }
+    }
+}
+
+/// Whether a fault's root cause is still there, and what shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RootCause {
+    pub present: bool,
+    pub detail: String,
+}
+
+impl RootCause {
+    pub fn present(detail: impl Into<String>) -> RootCause {
+        RootCause {
+            present: true,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn cleared(detail: impl Into<String>) -> RootCause {
+        RootCause {
+            present: false,
+            detail: detail.into(),
+        }
+    }
+}
