@@ -9,6 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Progress of one command, shown on stderr.
 pub struct Progress {
     spinner: Option<ProgressBar>,
+    /// Steps are not shown at all (see [`Progress::silent`]).
+    silent: bool,
 }
 
 impl Progress {
@@ -25,7 +27,19 @@ impl Progress {
             spinner.enable_steady_tick(Duration::from_millis(100));
             spinner
         });
-        Progress { spinner }
+        Progress {
+            spinner,
+            silent: false,
+        }
+    }
+
+    /// Shows nothing: for steps a fault takes behind the trainee's back (deploying the bad
+    /// release of a `bad-release` drill must not announce itself on the drill's terminal).
+    pub fn silent() -> Progress {
+        Progress {
+            spinner: None,
+            silent: true,
+        }
     }
 
     /// Says what firedrill is doing now.
@@ -33,6 +47,7 @@ impl Progress {
         let message = message.into();
         match &self.spinner {
             Some(spinner) => spinner.set_message(message),
+            None if self.silent => tracing::debug!("{message}"),
             None => eprintln!("firedrill: {message}"),
         }
     }

@@ -147,5 +147,13 @@ fn a_fault_kind_cannot_be_injected_twice_into_one_sandbox() {
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains(&id), "{}", stderr(&again));
-    sandbox.revert(&id);
+
+    // `revert --all --sandbox` mends every fault of that sandbox and no other's.
+    let reverted = firedrill()
+        .args(["fault", "revert", "--all", "--sandbox", &sandbox.name])
+        .output()
+        .unwrap();
+    assert_success(&reverted, "fault revert --all --sandbox");
+    assert!(stdout(&reverted).contains(&id), "{}", stdout(&reverted));
+    assert_eq!(sandbox.root_cause_present(&id), None);
 }

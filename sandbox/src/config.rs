@@ -20,6 +20,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub tls: TlsConfig,
     pub logging: LoggingConfig,
+    pub metrics: MetricsConfig,
+    pub testing: TestingConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,6 +73,33 @@ pub struct LoggingConfig {
     pub dir: PathBuf,
     pub max_file_mb: u64,
     pub max_files: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricsConfig {
+    /// How long `/metrics` serves one rendered snapshot before rendering a new one; 0 renders
+    /// at every scrape (live). A cache for scrapers that hammer the endpoint.
+    pub refresh_seconds: u64,
+}
+
+/// Fault injection for resilience testing (staging only): an added delay and aborted requests on
+/// `/optimize` and `/analyze`, each on an exact, evenly spread share of the requests. All zero
+/// (off) by default; the agent warns at start and at each reload while any is on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestingConfig {
+    /// Delay added to the delayed requests, in milliseconds.
+    pub latency_ms: u64,
+    /// Share of requests delayed by `latency_ms`, 0 to 1.
+    pub latency_ratio: f64,
+    /// Share of requests aborted with 503, 0 to 1.
+    pub error_ratio: f64,
+}
+
+impl TestingConfig {
+    /// Whether any fault injection is in effect.
+    pub fn is_active(&self) -> bool {
+        (self.latency_ms > 0 && self.latency_ratio > 0.0) || self.error_ratio > 0.0
+    }
 }
 
 /// The accepted values of `logging.level`.
@@ -251,6 +280,12 @@ file_section!(LoggingSection {
     max_file_mb,
     max_files
 });
+file_section!(MetricsSection { refresh_seconds });
+file_section!(TestingSection {
+    latency_ms,
+    latency_ratio,
+    error_ratio
+});
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,6 +296,8 @@ struct ConfigFile {
     storage: Option<StorageSection>,
     tls: Option<TlsSection>,
     logging: Option<LoggingSection>,
+    metrics: Option<MetricsSection>,
+    testing: Option<TestingSection>,
 }
 
 /// Parses the file into `section.key` -> value as text.
@@ -289,6 +326,8 @@ fn parse_file(file: &Path, text: &str) -> Result<HashMap<String, String>, Config
         ("storage", parsed.storage.map(StorageSection::into_values)),
         ("tls", parsed.tls.map(TlsSection::into_values)),
         ("logging", parsed.logging.map(LoggingSection::into_values)),
+        ("metrics", parsed.metrics.map(MetricsSection::into_values)),
+        ("testing", parsed.testing.map(TestingSection::into_values)),
     ];
     let mut values = HashMap::new();
     for (section, keys) in sections {
@@ -489,6 +528,28 @@ impl Resolver<'_> {
                     "a whole number of rotated files",
                 )?,
             },
+            metrics: MetricsConfig {
+                refresh_seconds: self.number(
+                    "metrics",
+                    "refresh_seconds",
+                    0,
+                    0,
+                    86_400,
+                    "a whole number of seconds (0 renders at every scrape)",
+                )?,
+            },
+            testing: TestingConfig {
+                latency_ms: self.number(
+                    "testing",
+                    "latency_ms",
+                    0,
+                    0,
+                    60_000,
+                    "a whole number of milliseconds",
+                )?,
+                latency_ratio: self.ratio("testing", "latency_ratio")?,
+                error_ratio: self.ratio("testing", "error_ratio")?,
+            },
         })
     }
 
@@ -585,6 +646,24 @@ impl Resolver<'_> {
         }
     }
 
+    /// A share between 0 and 1 (default 0).
+    fn ratio(&mut self, section: &str, key: &str) -> Result<f64, ConfigError> {
+        let raw = self.raw(section, key, "0");
+        raw.text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| (0.0..=1.0).contains(n))
+            .ok_or_else(|| {
+                self.invalid(
+                    section,
+                    key,
+                    &raw,
+                    "must be a ratio between 0 and 1 (e.g. 0.05 for 5 %)".to_string(),
+                )
+            })
+    }
+
     fn path(&mut self, section: &str, key: &str, default: &str) -> Result<PathBuf, ConfigError> {
         let raw = self.raw(section, key, default);
         if raw.text.trim().is_empty() {
@@ -650,7 +729,7 @@ mod tests {
         assert_eq!(config.storage.quota_mb, 64);
         assert_eq!(config.tls.validity_days, 90);
         assert_eq!(config.logging.level, "info");
-        assert_eq!(loaded.sources.len(), 22);
+        assert_eq!(loaded.sources.len(), 26);
         assert!(loaded.sources.values().all(|s| *s == ConfigSource::Default));
     }
 
@@ -772,6 +851,26 @@ mod tests {
                 "100",
                 "must be a whole number of rotated files between 1 and 20",
             ),
+            (
+                "DOCKER_OPTIMIZER_METRICS_REFRESH_SECONDS",
+                "-1",
+                "must be a whole number of seconds (0 renders at every scrape) between 0 and 86400",
+            ),
+            (
+                "DOCKER_OPTIMIZER_TESTING_LATENCY_MS",
+                "fast",
+                "must be a whole number of milliseconds between 0 and 60000",
+            ),
+            (
+                "DOCKER_OPTIMIZER_TESTING_ERROR_RATIO",
+                "10%",
+                "must be a ratio between 0 and 1 (e.g. 0.05 for 5 %)",
+            ),
+            (
+                "DOCKER_OPTIMIZER_TESTING_LATENCY_RATIO",
+                "1.5",
+                "must be a ratio between 0 and 1 (e.g. 0.05 for 5 %)",
+            ),
         ];
         for (var, value, requirement) in cases {
             let text = message("", &[(var, value)]);
@@ -812,6 +911,31 @@ mod tests {
             text.starts_with("configuration error: DIR/config.yml:"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn fault_injection_and_the_metrics_refresh_are_off_by_default_and_read_from_the_file() {
+        let defaults = load_with_env(Path::new("/nonexistent"), |_| None).unwrap();
+        assert_eq!(defaults.config.metrics.refresh_seconds, 0);
+        assert!(!defaults.config.testing.is_active());
+        let loaded = load_text(
+            "metrics:\n  refresh_seconds: 86400\ntesting:\n  latency_ms: 1200\n  latency_ratio: 0.25\n  error_ratio: 0.1\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(loaded.config.metrics.refresh_seconds, 86_400);
+        assert_eq!(
+            loaded.config.testing,
+            TestingConfig {
+                latency_ms: 1200,
+                latency_ratio: 0.25,
+                error_ratio: 0.1
+            }
+        );
+        assert!(loaded.config.testing.is_active());
+        assert_eq!(loaded.config.entries()["testing.error_ratio"], "0.1");
+        let delay_without_share = load_text("testing: { latency_ms: 500 }\n", &[]).unwrap();
+        assert!(!delay_without_share.config.testing.is_active());
     }
 
     #[test]

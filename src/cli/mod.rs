@@ -78,13 +78,12 @@ struct InjectArgs {
 }
 
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false, id = "which")]
 struct RevertArgs {
     /// The fault id `inject` printed.
-    #[arg(group = "which")]
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
     id: Option<String>,
     /// Revert every injected fault (of --sandbox only, when given).
-    #[arg(long, group = "which")]
+    #[arg(long)]
     all: bool,
     /// With --all: only this sandbox's faults.
     #[arg(long, requires = "all")]
@@ -95,6 +94,8 @@ struct RevertArgs {
 enum SandboxCommand {
     /// Build the image if needed, start a sandbox and wait until it is healthy.
     Up(UpArgs),
+    /// Roll a sandbox's agent to another release, keeping its URLs, data, env and limits.
+    Deploy(DeployArgs),
     /// Remove a sandbox: its containers, network and data volume.
     Down(NameArgs),
     /// List sandboxes with their containers, URLs and health.
@@ -111,6 +112,18 @@ struct UpArgs {
     /// Extra environment of the agent, e.g. DOCKER_OPTIMIZER_CACHE_MAX_SIZE=500 (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct DeployArgs {
+    #[command(flatten)]
+    name: NameArgs,
+    /// Agent release to deploy (1.3.0, 1.4.2, 1.5.0).
+    #[arg(long = "version", value_name = "V")]
+    release: String,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -162,6 +175,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Sandbox(SandboxCommand::Up(args)) => {
             sandbox::up(&args.name.name, &args.release, args.env, args.json).await
+        }
+        Command::Sandbox(SandboxCommand::Deploy(args)) => {
+            sandbox::deploy(&args.name.name, &args.release, args.json).await
         }
         Command::Sandbox(SandboxCommand::Down(args)) => sandbox::down(&args.name).await,
         Command::Sandbox(SandboxCommand::Status(args)) => sandbox::status(args.json).await,

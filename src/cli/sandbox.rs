@@ -1,11 +1,12 @@
-//! `firedrill sandbox up|down|status` and `firedrill cleanup`: run the command, render the answer.
+//! `firedrill sandbox up|deploy|down|status` and `firedrill cleanup`: run the command, render
+//! the answer.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use super::to_json;
 use crate::docker::image;
-use crate::docker::sandbox::{self, SandboxInfo, SandboxSpec};
+use crate::docker::sandbox::{self, Deployed, SandboxInfo, SandboxSpec};
 use crate::docker::{engine, sweep};
 use crate::error::Result;
 use crate::faults::FaultStore;
@@ -30,6 +31,25 @@ pub async fn up(name: &str, release: &str, env: Vec<String>, json: bool) -> Resu
         println!("{}", to_json(&info));
     } else {
         print!("{}", render_up(&info));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn deploy(name: &str, release: &str, json: bool) -> Result<ExitCode> {
+    sandbox::validate_name(name)?;
+    image::check_release(release)?;
+    let docker = engine::connect().await?;
+    let progress = Progress::new();
+    let interrupt = Interrupt::listen();
+    // An unknown sandbox is refused before any image is built for it.
+    let target = sandbox::find(&docker, name).await?;
+    let image = image::ensure(&docker, release, &target.session, &progress, &interrupt).await?;
+    let deployed = sandbox::deploy(&docker, name, &image, &progress, &interrupt).await?;
+    progress.finish();
+    if json {
+        println!("{}", to_json(&deployed));
+    } else {
+        print!("{}", render_deployed(&deployed));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -141,6 +161,30 @@ fn render_up(info: &SandboxInfo) -> String {
     out
 }
 
+/// What `sandbox deploy` prints: the release change, and that the URLs did not move.
+fn render_deployed(deployed: &Deployed) -> String {
+    let info = &deployed.sandbox;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "sandbox {} deployed: Docker Optimizer Agent {} -> {} ({})",
+        info.name,
+        deployed.previous_version,
+        info.version,
+        or_dash(&info.health)
+    );
+    let _ = writeln!(out, "  container  {} ({})", info.container, info.image);
+    let _ = writeln!(out, "  http       {}", or_dash(&info.http));
+    let _ = writeln!(out, "  https      {}", or_dash(&info.https));
+    let _ = writeln!(out, "  volume     {} (kept)", info.volume);
+    let _ = writeln!(
+        out,
+        "roll back with: firedrill sandbox deploy --name {} --version {}",
+        info.name, deployed.previous_version
+    );
+    out
+}
+
 /// What `sandbox status` prints: one aligned row per sandbox.
 fn render_status(sandboxes: &[SandboxInfo]) -> String {
     if sandboxes.is_empty() {
@@ -230,6 +274,15 @@ mod tests {
         other.health = None;
         other.https = None;
         insta::assert_snapshot!(render_status(&[example(), other]));
+    }
+
+    #[test]
+    fn deploy_says_what_changed_and_how_to_roll_back() {
+        let deployed = Deployed {
+            sandbox: example(),
+            previous_version: "1.3.0".into(),
+        };
+        insta::assert_snapshot!(render_deployed(&deployed));
     }
 
     #[test]

@@ -6,4 +6,5 @@ pub mod image;
 pub mod labels;
 pub mod rootfs;
 pub mod sandbox;
+pub mod stats;
 pub mod sweep;

@@ -275,10 +275,11 @@ impl Rootfs {
             "/var/lib/docker-optimizer/cache",
             "/var/lib/docker-optimizer/tls",
             "/var/lib/trivy/db",
-            "/etc/docker-optimizer",
         ] {
             self.dir(dir, 0o755, AGENT_UID);
         }
+        // The agent reads its configuration but cannot change it; root (an operator) can.
+        self.dir("/etc/docker-optimizer", 0o755, 0);
         // Logs live on the data volume so they count against its quota, as on a real host disk.
         self.symlink(paths::LOG_DIR, "/var/lib/docker-optimizer/logs");
         self.add_file(

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    ContainerCreateBody, ContainerSummary, EndpointSettings, HostConfig, HostConfigLogConfig,
-    Mount, MountType, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy,
-    RestartPolicyNameEnum, VolumeCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, EndpointSettings, HostConfig,
+    HostConfigLogConfig, Mount, MountType, NetworkCreateRequest, NetworkingConfig, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -26,18 +27,16 @@ use crate::ui::Progress;
 
 /// The agent's network alias, which the traffic targets.
 const AGENT_ALIAS: &str = "optimizer-agent";
-/// Limits of the agent container: small enough that a fault never harms the host.
-const AGENT_MEMORY_BYTES: i64 = 256 * 1024 * 1024;
-const AGENT_NANO_CPUS: i64 = 1_000_000_000;
-const AGENT_PIDS: i64 = 128;
 /// Limits of the traffic container.
 const TRAFFIC_MEMORY_BYTES: i64 = 64 * 1024 * 1024;
 const TRAFFIC_NANO_CPUS: i64 = 250_000_000;
 const TRAFFIC_PIDS: i64 = 32;
 /// Requests per second the synthetic clients send.
 const TRAFFIC_RATE: &str = "2";
-/// How long `up` waits for the agent's first healthy `/health`.
+/// How long `up` and `deploy` wait for the agent's first healthy `/health`.
 const HEALTHY_WITHIN: Duration = Duration::from_secs(60);
+/// How long a replaced agent gets to drain on SIGTERM before the engine kills it.
+const STOP_GRACE_SECONDS: i32 = 10;
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -188,43 +187,20 @@ async fn start(
         "starting agent {} ({}) and client traffic {}",
         names.agent, image.tag, names.traffic
     ));
-    let agent = ContainerCreateBody {
-        image: Some(image.tag.clone()),
-        env: Some(spec.agent_env.clone()),
-        labels: Some(sandbox_labels(&[
-            (labels::ROLE, labels::ROLE_AGENT),
-            (labels::RELEASE, &image.release),
-        ])),
-        exposed_ports: Some(vec![
-            format!("{}/tcp", paths::HTTP_PORT),
-            format!("{}/tcp", paths::HTTPS_PORT),
-        ]),
-        host_config: Some(HostConfig {
-            port_bindings: Some(loopback_bindings(&[
-                (paths::HTTP_PORT, http_port),
-                (paths::HTTPS_PORT, https_port),
-            ])),
-            mounts: Some(vec![Mount {
-                target: Some(paths::DATA_DIR.to_string()),
-                source: Some(names.volume.clone()),
-                typ: Some(MountType::VOLUME),
-                ..Default::default()
-            }]),
-            // Production runs the agent under a restart policy; drills see crash loops as such.
-            restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                maximum_retry_count: None,
-            }),
-            ..confined(
-                AGENT_MEMORY_BYTES,
-                AGENT_NANO_CPUS,
-                AGENT_PIDS,
-                &names.network,
-            )
-        }),
-        networking_config: Some(aliased(&names.network, AGENT_ALIAS)),
-        ..Default::default()
-    };
+    let agent = agent_container(
+        &image.tag,
+        names,
+        &AgentSettings {
+            labels: sandbox_labels(&[
+                (labels::ROLE, labels::ROLE_AGENT),
+                (labels::RELEASE, &image.release),
+            ]),
+            env: spec.agent_env.clone(),
+            http_port,
+            https_port,
+            limits: AgentLimits::SANDBOX,
+        },
+    );
     // The traffic holds its first request until the agent is ready, so both start at once.
     let target = format!("http://{AGENT_ALIAS}:{}", paths::HTTP_PORT);
     let stats_port_arg = paths::TRAFFIC_STATS_PORT.to_string();
@@ -280,6 +256,287 @@ async fn start(
     let mut info = find(docker, &spec.name).await?;
     info.health = Some("healthy".to_string());
     Ok(info)
+}
+
+/// Everything that makes one agent container what it is, apart from its image: what `up` chooses
+/// and what `deploy` carries over from the container it replaces.
+struct AgentSettings {
+    labels: HashMap<String, String>,
+    /// `KEY=VALUE` environment given to the container (the image's own `ENV` is not repeated).
+    env: Vec<String>,
+    /// Host ports on 127.0.0.1 of the agent's HTTP and HTTPS.
+    http_port: u16,
+    https_port: u16,
+    limits: AgentLimits,
+}
+
+/// Resource limits of the agent container.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct AgentLimits {
+    memory_bytes: i64,
+    nano_cpus: i64,
+    pids: i64,
+}
+
+impl AgentLimits {
+    /// What `up` gives the agent: small enough that a fault never harms the host.
+    const SANDBOX: AgentLimits = AgentLimits {
+        memory_bytes: 256 * 1024 * 1024,
+        nano_cpus: 1_000_000_000,
+        pids: 128,
+    };
+
+    /// The limits a container runs under now (a `docker update` since `up` included); a limit
+    /// the engine does not report keeps the sandbox's.
+    fn of(host: &HostConfig) -> AgentLimits {
+        AgentLimits {
+            memory_bytes: host
+                .memory
+                .filter(|m| *m > 0)
+                .unwrap_or(Self::SANDBOX.memory_bytes),
+            nano_cpus: host
+                .nano_cpus
+                .filter(|n| *n > 0)
+                .unwrap_or(Self::SANDBOX.nano_cpus),
+            pids: host
+                .pids_limit
+                .filter(|p| *p > 0)
+                .unwrap_or(Self::SANDBOX.pids),
+        }
+    }
+}
+
+/// The agent container of sandbox `names` running `image_tag`: the one definition `up` and
+/// `deploy` share, so a deployed agent is made exactly as a fresh one is.
+fn agent_container(
+    image_tag: &str,
+    names: &SandboxNames,
+    settings: &AgentSettings,
+) -> ContainerCreateBody {
+    ContainerCreateBody {
+        image: Some(image_tag.to_string()),
+        env: Some(settings.env.clone()),
+        labels: Some(settings.labels.clone()),
+        exposed_ports: Some(vec![
+            format!("{}/tcp", paths::HTTP_PORT),
+            format!("{}/tcp", paths::HTTPS_PORT),
+        ]),
+        host_config: Some(HostConfig {
+            port_bindings: Some(loopback_bindings(&[
+                (paths::HTTP_PORT, settings.http_port),
+                (paths::HTTPS_PORT, settings.https_port),
+            ])),
+            mounts: Some(vec![Mount {
+                target: Some(paths::DATA_DIR.to_string()),
+                source: Some(names.volume.clone()),
+                typ: Some(MountType::VOLUME),
+                ..Default::default()
+            }]),
+            // Production runs the agent under a restart policy; drills see crash loops as such.
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            ..confined(
+                settings.limits.memory_bytes,
+                settings.limits.nano_cpus,
+                settings.limits.pids,
+                &names.network,
+            )
+        }),
+        networking_config: Some(aliased(&names.network, AGENT_ALIAS)),
+        ..Default::default()
+    }
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deployed {
+    #[serde(flatten)]
+    pub sandbox: SandboxInfo,
+    /// The release the replaced agent ran.
+    pub previous_version: String,
+}
+
+/// Rolls sandbox `name`'s agent to `image`, as a platform deploys a release: the agent container
+/// is replaced by one from `image` with the same name, session, labels (release updated), env,
+/// host ports (the URLs stay), network alias, data volume (nothing is lost) and limits.
+///
+/// The new container is created before the old one stops, so the gap is one stop and one start.
+/// When it cannot be started, the old agent is put back. When it starts but never answers
+/// healthy, it is left running (that is what a failed deploy looks like) and the error carries
+/// its log tail.
+pub async fn deploy(
+    docker: &Docker,
+    name: &str,
+    image: &SandboxImage,
+    progress: &Progress,
+    interrupt: &Interrupt,
+) -> Result<Deployed> {
+    validate_name(name)?;
+    let current = find(docker, name).await?;
+    let names = SandboxNames::of(name);
+    let running = docker
+        .inspect_container(&current.container_id, None)
+        .await
+        .map_err(Error::docker(format!("inspecting {}", current.container)))?;
+    let settings = settings_of(docker, &running, &image.release).await?;
+    interrupt.check()?;
+    progress.step(format!(
+        "deploying {} to {} (was {})",
+        image.tag, names.agent, current.version
+    ));
+    let state = running.state.unwrap_or_default();
+    let serving = state.running == Some(true) && state.restarting != Some(true);
+    replace_agent(
+        docker,
+        &current,
+        serving,
+        &names,
+        &agent_container(&image.tag, &names, &settings),
+    )
+    .await?;
+
+    progress.step(format!("waiting for {} to answer healthy", names.agent));
+    let http = format!("http://127.0.0.1:{}", settings.http_port);
+    wait_healthy(docker, name, &names.agent, &http, interrupt).await?;
+    let mut sandbox = find(docker, name).await?;
+    sandbox.health = Some("healthy".to_string());
+    Ok(Deployed {
+        sandbox,
+        previous_version: current.version,
+    })
+}
+
+/// The settings of a running agent container, for a replacement running `release`.
+async fn settings_of(
+    docker: &Docker,
+    running: &ContainerInspectResponse,
+    release: &str,
+) -> Result<AgentSettings> {
+    let config = running.config.clone().unwrap_or_default();
+    let host = running.host_config.clone().unwrap_or_default();
+    // The image's own ENV comes with the new image; only what the container was given carries over.
+    let image_env = match &running.image {
+        Some(image) => docker
+            .inspect_image(image)
+            .await
+            .ok()
+            .and_then(|i| i.config)
+            .and_then(|c| c.env)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let env = config
+        .env
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|entry| !image_env.contains(entry))
+        .collect();
+    let mut labels = config.labels.unwrap_or_default();
+    labels.insert(labels::RELEASE.to_string(), release.to_string());
+    let bindings = host.port_bindings.clone().unwrap_or_default();
+    let [http_port, https_port] = match (
+        bound_host_port(&bindings, paths::HTTP_PORT),
+        bound_host_port(&bindings, paths::HTTPS_PORT),
+    ) {
+        (Some(http), Some(https)) => [http, https],
+        // `up` publishes both; a container someone re-made by hand without them gets fresh ones.
+        _ => free_loopback_ports()?,
+    };
+    Ok(AgentSettings {
+        labels,
+        env,
+        http_port,
+        https_port,
+        limits: AgentLimits::of(&host),
+    })
+}
+
+/// The 127.0.0.1 host port `container_port` is published on, if any.
+fn bound_host_port(
+    bindings: &HashMap<String, Option<Vec<PortBinding>>>,
+    container_port: u16,
+) -> Option<u16> {
+    bindings
+        .get(&format!("{container_port}/tcp"))?
+        .as_ref()?
+        .iter()
+        .find_map(|b| b.host_port.as_deref()?.parse().ok())
+}
+
+/// Swaps the agent for a container made from `body` under the same name. `serving`: the old
+/// agent is up (not crash-looping or stopped), so it keeps serving until the new one is made.
+async fn replace_agent(
+    docker: &Docker,
+    current: &SandboxInfo,
+    serving: bool,
+    names: &SandboxNames,
+    body: &ContainerCreateBody,
+) -> Result<()> {
+    let old = &current.container_id;
+    let retired = format!("{}-replaced-{}", names.agent, &old[..12.min(old.len())]);
+    // The engine cannot rename a container between two starts of a crash loop (its network
+    // sandbox is gone), and such an agent serves nothing anyway: stop it first.
+    if !serving {
+        stop(docker, old).await?;
+    }
+    // The old container steps aside under another name, so the new one can take the name while
+    // the old one still serves.
+    rename(docker, old, &retired).await?;
+    let swapped = async {
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&names.agent)
+            .build();
+        docker
+            .create_container(Some(options), body.clone())
+            .await
+            .map_err(Error::docker(format!("creating container {}", names.agent)))?;
+        // The host ports are the old container's until it stops.
+        if serving {
+            stop(docker, old).await?;
+        }
+        docker
+            .start_container(&names.agent, None)
+            .await
+            .map_err(Error::docker(format!("starting container {}", names.agent)))
+    };
+    if let Err(error) = swapped.await {
+        // Put the old agent back as it was; the error says what went wrong.
+        remove_container(docker, &names.agent).await.ok();
+        rename(docker, old, &names.agent).await.ok();
+        docker.start_container(old, None).await.ok();
+        return Err(error);
+    }
+    remove_container(docker, old).await
+}
+
+/// `docker stop`: SIGTERM, so the agent drains, then SIGKILL after the grace period.
+async fn stop(docker: &Docker, container: &str) -> Result<()> {
+    let options = StopContainerOptionsBuilder::default()
+        .t(STOP_GRACE_SECONDS)
+        .build();
+    docker
+        .stop_container(container, Some(options))
+        .await
+        .map_err(Error::docker(format!("stopping {container}")))
+}
+
+async fn rename(docker: &Docker, container: &str, name: &str) -> Result<()> {
+    let options = RenameContainerOptionsBuilder::default().name(name).build();
+    docker
+        .rename_container(container, options)
+        .await
+        .map_err(Error::docker(format!("renaming {container} to {name}")))
+}
+
+/// Removes a container (not its volumes: the data volume is named and outlives it).
+async fn remove_container(docker: &Docker, container: &str) -> Result<()> {
+    let options = RemoveContainerOptionsBuilder::default().force(true).build();
+    docker
+        .remove_container(container, Some(options))
+        .await
+        .map_err(Error::docker(format!("removing {container}")))
 }
 
 /// The house rules every sandbox container runs under: limits, no privileges, own network only.
@@ -366,8 +623,8 @@ async fn create_and_start(docker: &Docker, name: &str, body: ContainerCreateBody
         .map_err(Error::docker(format!("starting container {name}")))
 }
 
-/// Polls `/health` until the agent says healthy; fails early if the container stops.
-async fn wait_healthy(
+/// Polls `/health` until the agent says healthy; fails early if the container stops or restarts.
+pub async fn wait_healthy(
     docker: &Docker,
     name: &str,
     container: &str,
@@ -508,8 +765,42 @@ pub async fn list(docker: &Docker) -> Result<Vec<SandboxInfo>> {
             })
         })
         .collect();
-    sandboxes.sort_by(|a, b| a.name.cmp(&b.name));
+    for sandbox in &mut sandboxes {
+        if sandbox.http.is_none() || sandbox.https.is_none() {
+            add_configured_urls(docker, sandbox).await;
+        }
+    }
+    // Mid-deploy, the agent being replaced is listed too: the one under the agent's name first.
+    let replaced = |s: &SandboxInfo| s.container != SandboxNames::of(&s.name).agent;
+    sandboxes.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| replaced(a).cmp(&replaced(b)))
+    });
     Ok(sandboxes)
+}
+
+/// Fills in the URLs of an agent that lists no ports because it is not running (between two
+/// starts of a crash loop): its host ports are fixed in its configuration, so its URLs are too.
+async fn add_configured_urls(docker: &Docker, sandbox: &mut SandboxInfo) {
+    let Ok(inspect) = docker.inspect_container(&sandbox.container_id, None).await else {
+        return;
+    };
+    let bindings = inspect
+        .host_config
+        .and_then(|h| h.port_bindings)
+        .unwrap_or_default();
+    let url = |port, scheme| {
+        bound_host_port(&bindings, port).map(|p| format!("{scheme}://127.0.0.1:{p}"))
+    };
+    sandbox.http = sandbox
+        .http
+        .take()
+        .or_else(|| url(paths::HTTP_PORT, "http"));
+    sandbox.https = sandbox
+        .https
+        .take()
+        .or_else(|| url(paths::HTTPS_PORT, "https"));
 }
 
 /// The sandbox called `name`.
@@ -592,6 +883,38 @@ mod tests {
         let http = bindings["8080/tcp"].as_ref().unwrap()[0].clone();
         assert_eq!(http.host_ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(http.host_port, Some(first.to_string()));
+    }
+
+    #[test]
+    fn a_replacement_agent_keeps_ports_limits_volume_and_alias() {
+        let names = SandboxNames::of("blue");
+        let squeezed = AgentLimits {
+            nano_cpus: 200_000_000,
+            ..AgentLimits::SANDBOX
+        };
+        let settings = AgentSettings {
+            labels: labels::owned("sbx-blue-1", &[(labels::RELEASE, "1.3.0")]),
+            env: vec!["DOCKER_OPTIMIZER_CACHE_MAX_SIZE=500".to_string()],
+            http_port: 41000,
+            https_port: 41001,
+            limits: squeezed,
+        };
+        let body = agent_container("firedrill/optimizer-agent:1.3.0", &names, &settings);
+        let host = body.host_config.clone().unwrap();
+        let bindings = host.port_bindings.clone().unwrap();
+        assert_eq!(bound_host_port(&bindings, paths::HTTP_PORT), Some(41000));
+        assert_eq!(bound_host_port(&bindings, paths::HTTPS_PORT), Some(41001));
+        assert_eq!(AgentLimits::of(&host), squeezed);
+        assert_eq!(
+            host.mounts.unwrap()[0].source.as_deref(),
+            Some("firedrill-blue-data")
+        );
+        let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
+        assert_eq!(
+            endpoints["firedrill-blue"].aliases,
+            Some(vec![AGENT_ALIAS.to_string()])
+        );
+        assert_eq!(body.env, Some(settings.env));
     }
 
     #[test]

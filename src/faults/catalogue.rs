@@ -10,8 +10,25 @@ use super::params::ParamType;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
+    CpuRunaway,
     CpuBurn,
+    MemoryLeak,
+    ScannerMissing,
+    ScannerDbCorrupt,
+    ScannerHang,
+    ScannerDbStale,
+    ServiceHang,
+    CrashLoop,
+    DiskFill,
+    Latency,
+    ErrorRate,
+    CertExpiring,
+    CertExpired,
+    BadConfig,
+    BadRelease,
+    TrafficSurge,
     ResourceSqueeze,
+    MetricsStale,
 }
 
 /// One documented parameter of a kind.
@@ -42,7 +59,27 @@ pub struct FaultDoc {
 
 impl FaultKind {
     /// Every kind, in catalogue order.
-    pub const ALL: [FaultKind; 2] = [FaultKind::CpuBurn, FaultKind::ResourceSqueeze];
+    pub const ALL: [FaultKind; 19] = [
+        FaultKind::CpuRunaway,
+        FaultKind::CpuBurn,
+        FaultKind::MemoryLeak,
+        FaultKind::ScannerMissing,
+        FaultKind::ScannerDbCorrupt,
+        FaultKind::ScannerHang,
+        FaultKind::ScannerDbStale,
+        FaultKind::ServiceHang,
+        FaultKind::CrashLoop,
+        FaultKind::DiskFill,
+        FaultKind::Latency,
+        FaultKind::ErrorRate,
+        FaultKind::CertExpiring,
+        FaultKind::CertExpired,
+        FaultKind::BadConfig,
+        FaultKind::BadRelease,
+        FaultKind::TrafficSurge,
+        FaultKind::ResourceSqueeze,
+        FaultKind::MetricsStale,
+    ];
 
     /// The CLI name, e.g. `cpu-burn`.
     pub fn name(self) -> &'static str {
@@ -57,8 +94,25 @@ impl FaultKind {
     /// The kind's documentation (kept beside each kind's code, in `kinds/`).
     pub fn doc(self) -> FaultDoc {
         match self {
+            FaultKind::CpuRunaway => kinds::cpu_runaway::DOC,
             FaultKind::CpuBurn => kinds::cpu_burn::DOC,
+            FaultKind::MemoryLeak => kinds::memory_leak::DOC,
+            FaultKind::ScannerMissing => kinds::scanner_missing::DOC,
+            FaultKind::ScannerDbCorrupt => kinds::scanner_db_corrupt::DOC,
+            FaultKind::ScannerHang => kinds::scanner_hang::DOC,
+            FaultKind::ScannerDbStale => kinds::scanner_db_stale::DOC,
+            FaultKind::ServiceHang => kinds::service_hang::DOC,
+            FaultKind::CrashLoop => kinds::crash_loop::DOC,
+            FaultKind::DiskFill => kinds::disk_fill::DOC,
+            FaultKind::Latency => kinds::latency::DOC,
+            FaultKind::ErrorRate => kinds::error_rate::DOC,
+            FaultKind::CertExpiring => kinds::cert_expiring::DOC,
+            FaultKind::CertExpired => kinds::cert_expired::DOC,
+            FaultKind::BadConfig => kinds::bad_config::DOC,
+            FaultKind::BadRelease => kinds::bad_release::DOC,
+            FaultKind::TrafficSurge => kinds::traffic_surge::DOC,
             FaultKind::ResourceSqueeze => kinds::resource_squeeze::DOC,
+            FaultKind::MetricsStale => kinds::metrics_stale::DOC,
         }
     }
 }

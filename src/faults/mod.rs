@@ -24,10 +24,25 @@ pub use target::{FaultTarget, RootCause};
 macro_rules! dispatch {
     ($kind:expr, $method:ident($($arg:expr),*)) => {
         match $kind {
+            FaultKind::CpuRunaway => kinds::cpu_runaway::CpuRunaway::$method($($arg),*).await,
             FaultKind::CpuBurn => kinds::cpu_burn::CpuBurn::$method($($arg),*).await,
-            FaultKind::ResourceSqueeze => {
-                kinds::resource_squeeze::ResourceSqueeze::$method($($arg),*).await
-            }
+            FaultKind::MemoryLeak => kinds::memory_leak::MemoryLeak::$method($($arg),*).await,
+            FaultKind::ScannerMissing => kinds::scanner_missing::ScannerMissing::$method($($arg),*).await,
+            FaultKind::ScannerDbCorrupt => kinds::scanner_db_corrupt::ScannerDbCorrupt::$method($($arg),*).await,
+            FaultKind::ScannerHang => kinds::scanner_hang::ScannerHang::$method($($arg),*).await,
+            FaultKind::ScannerDbStale => kinds::scanner_db_stale::ScannerDbStale::$method($($arg),*).await,
+            FaultKind::ServiceHang => kinds::service_hang::ServiceHang::$method($($arg),*).await,
+            FaultKind::CrashLoop => kinds::crash_loop::CrashLoop::$method($($arg),*).await,
+            FaultKind::DiskFill => kinds::disk_fill::DiskFill::$method($($arg),*).await,
+            FaultKind::Latency => kinds::latency::Latency::$method($($arg),*).await,
+            FaultKind::ErrorRate => kinds::error_rate::ErrorRate::$method($($arg),*).await,
+            FaultKind::CertExpiring => kinds::cert_expiring::CertExpiring::$method($($arg),*).await,
+            FaultKind::CertExpired => kinds::cert_expired::CertExpired::$method($($arg),*).await,
+            FaultKind::BadConfig => kinds::bad_config::BadConfig::$method($($arg),*).await,
+            FaultKind::BadRelease => kinds::bad_release::BadRelease::$method($($arg),*).await,
+            FaultKind::TrafficSurge => kinds::traffic_surge::TrafficSurge::$method($($arg),*).await,
+            FaultKind::ResourceSqueeze => kinds::resource_squeeze::ResourceSqueeze::$method($($arg),*).await,
+            FaultKind::MetricsStale => kinds::metrics_stale::MetricsStale::$method($($arg),*).await,
         }
     };
 }
@@ -156,10 +171,11 @@ pub async fn probe(docker: &Docker, record: FaultRecord) -> Result<FaultStatus> 
     Ok(FaultStatus { record, root_cause })
 }
 
-/// The fault's sandbox, if it still exists as the same container the fault went into.
+/// The fault's sandbox, if it still exists as the same session the fault went into. (Its
+/// agent container may have been recreated meanwhile, by a deploy or a rollback.)
 async fn live_target(docker: &Docker, record: &FaultRecord) -> Result<Option<FaultTarget>> {
     match sandbox::find(docker, &record.sandbox).await {
-        Ok(info) if info.container_id == record.container_id => {
+        Ok(info) if info.session == record.session => {
             Ok(Some(FaultTarget::new(docker.clone(), info)))
         }
         Ok(_) | Err(Error::SandboxNotFound { .. }) => Ok(None),

@@ -4,12 +4,14 @@
 
 use std::path::Path;
 
+use super::api::ScannerStatus;
 use super::cli::{
     CacheCommand, CertCommand, Cli, Command, ConfigCommand, DbCommand, JobsCommand, ScannerCommand,
 };
-use super::client::AdminClient;
+use super::client::{AdminClient, Answer};
 use super::error::CommandError;
 use super::report::{CertificateReload, Report};
+use super::scanner_db::DbOnDisk;
 use crate::config::{Config, LoadedConfig};
 
 /// Overrides the operator API's URL (tests, or an agent on a non-default port without config).
@@ -52,7 +54,15 @@ pub async fn run(cli: &Cli) -> Result<Report, CommandError> {
             Report::CacheCleared(agent().post("/admin/cache/clear", &[]).await?)
         }
         Command::Scanner(ScannerCommand::Status) => {
-            Report::ScannerStatus(agent().get("/admin/scanner").await?)
+            let answer: Answer<ScannerStatus> = agent().get("/admin/scanner").await?;
+            // The DB the agent scans with, as it reported it.
+            let db = if answer.view.db_path.is_empty() {
+                crate::paths::TRIVY_DB
+            } else {
+                &answer.view.db_path
+            };
+            let on_disk = DbOnDisk::read(Path::new(db));
+            Report::ScannerStatus(Box::new((answer, on_disk)))
         }
         Command::Config(ConfigCommand::Show) => Report::Config(agent().get("/admin/config").await?),
         Command::Reload => Report::Reloaded(agent().post("/admin/reload", &[]).await?),

@@ -5,7 +5,8 @@ use serde_json::Value;
 use super::api::{AgentStatus, CacheStats, Job, ScannerStatus, TlsStatus};
 use super::format::{aligned_pairs, bytes, percent, plain, seconds, table, timestamp};
 use super::report::{CertificateReload, DbAction, Report};
-use super::scanner_db::DbInfo;
+use super::scanner_db::{DbInfo, DbOnDisk};
+use crate::scanner::STALE_AFTER_DAYS;
 use crate::tls::CertInfo;
 
 /// How much of an input's SHA-256 `jobs list` shows; enough to tell inputs apart.
@@ -29,7 +30,7 @@ pub fn text(report: &Report) -> String {
         Report::CacheCleared(answer) => {
             format!("cleared {} cache entries", answer.view.cleared)
         }
-        Report::ScannerStatus(answer) => scanner_status(&answer.view),
+        Report::ScannerStatus(status) => scanner_status(&status.0.view, &status.1),
         Report::ScannerDb { action, info } => scanner_db(*action, info),
         Report::Certificate(certificate) => certificate_details(certificate),
         Report::CertificateRenewed {
@@ -187,7 +188,7 @@ fn scanner_summary(scanner: &ScannerStatus) -> String {
     summary
 }
 
-fn scanner_status(scanner: &ScannerStatus) -> String {
+fn scanner_status(scanner: &ScannerStatus, on_disk: &DbOnDisk) -> String {
     let binary = if scanner.binary_present {
         scanner.binary.clone()
     } else {
@@ -207,6 +208,14 @@ fn scanner_status(scanner: &ScannerStatus) -> String {
         ("enabled".to_string(), yes_no(scanner.enabled)),
         ("binary".to_string(), binary),
         ("database".to_string(), scanner.db_path.clone()),
+        ("  state".to_string(), database_state(&on_disk.database)),
+        (
+            "  lock".to_string(),
+            match &on_disk.lock {
+                None => "free".to_string(),
+                Some(holder) => format!("HELD by {holder}: scans wait for it"),
+            },
+        ),
         (
             "timeout".to_string(),
             seconds(scanner.timeout_seconds as f64),
@@ -224,6 +233,22 @@ fn scanner_status(scanner: &ScannerStatus) -> String {
     ])
 }
 
+/// One line on the DB: its age (flagged when stale) or why it does not verify.
+fn database_state(database: &Result<DbInfo, String>) -> String {
+    match database {
+        Ok(info) if info.stale => format!(
+            "STALE: updated {} ({} day(s) ago, stale after {STALE_AFTER_DAYS}); scans miss newer \
+             vulnerabilities; run `agentctl scanner db update`",
+            info.updated_at, info.age_days
+        ),
+        Ok(info) => format!(
+            "ok, {} entries, updated {} ({} day(s) ago)",
+            info.entries, info.updated_at, info.age_days
+        ),
+        Err(error) => format!("BROKEN: {error}"),
+    }
+}
+
 fn scanner_db(action: DbAction, info: &DbInfo) -> String {
     let headline = match action {
         DbAction::Verified => "scanner database OK",
@@ -234,7 +259,12 @@ fn scanner_db(action: DbAction, info: &DbInfo) -> String {
         ("entries".to_string(), info.entries.to_string()),
         (
             "updated".to_string(),
-            format!("{} ({} day(s) ago)", info.updated_at, info.age_days),
+            format!(
+                "{} ({} day(s) ago{})",
+                info.updated_at,
+                info.age_days,
+                if info.stale { ", STALE" } else { "" }
+            ),
         ),
         ("checksum".to_string(), info.checksum.clone()),
     ]);

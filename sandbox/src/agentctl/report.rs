@@ -11,7 +11,7 @@ use super::api::{
 };
 use super::cli::HistoryAge;
 use super::client::Answer;
-use super::scanner_db::DbInfo;
+use super::scanner_db::{DbInfo, DbOnDisk};
 use crate::tls::CertInfo;
 
 #[derive(Debug)]
@@ -22,7 +22,8 @@ pub enum Report {
     JobCancelled(Answer<CancelledJob>),
     CacheStats(Answer<CacheStats>),
     CacheCleared(Answer<CacheCleared>),
-    ScannerStatus(Answer<ScannerStatus>),
+    /// Boxed, like the status: with what it read from disk it is the largest answer.
+    ScannerStatus(Box<(Answer<ScannerStatus>, DbOnDisk)>),
     ScannerDb {
         action: DbAction,
         info: DbInfo,
@@ -76,7 +77,8 @@ impl Report {
         }
     }
 
-    /// The `--json` output: the agent's answer as it came, or the local result.
+    /// The `--json` output: the agent's answer as it came (`scanner status` adds what it read
+    /// from disk), or the local result.
     pub fn json(&self) -> Value {
         match self {
             Report::Status(answer) => answer.raw.clone(),
@@ -84,7 +86,16 @@ impl Report {
             Report::JobCancelled(answer) => answer.raw.clone(),
             Report::CacheStats(answer) => answer.raw.clone(),
             Report::CacheCleared(answer) => answer.raw.clone(),
-            Report::ScannerStatus(answer) => answer.raw.clone(),
+            Report::ScannerStatus(status) => {
+                let (answer, on_disk) = &**status;
+                let mut raw = answer.raw.clone();
+                let (database, lock) = on_disk.json();
+                if let Some(object) = raw.as_object_mut() {
+                    object.insert("database".to_string(), database);
+                    object.insert("db_lock".to_string(), lock);
+                }
+                raw
+            }
             Report::Config(answer) => answer.raw.clone(),
             Report::Reloaded(answer) => answer.raw.clone(),
             Report::Cleanup(answer) => answer.raw.clone(),

@@ -463,3 +463,47 @@ async fn scanner_db_verify_passes_on_the_shipped_database_and_fails_on_a_truncat
     assert!(error.to_string().contains("not valid JSON"), "{error}");
     assert_eq!(error.exit_code(), ExitCode::FAILURE);
 }
+
+#[tokio::test]
+async fn scanner_status_shows_a_stale_database_and_who_holds_its_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/trivy/vulnerabilities.json");
+    // The shipped file's own date is long past: a stale DB.
+    let db = dir.path().join("vulnerabilities.json");
+    std::fs::copy(&shipped, &db).unwrap();
+    let answer = json!({"enabled": true, "binary": "/usr/local/bin/trivy", "binary_present": true,
+        "db_path": db.display().to_string(), "timeout_seconds": 10, "scans_total": 3,
+        "failures_total": 0, "last_scan": null});
+    let app = Router::new().route("/admin/scanner", get(move || async move { Json(answer) }));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let free = text_of(&url, &["scanner", "status"]).await;
+    assert!(
+        free.contains("  state    STALE: updated 2024-04-20T06:12:45Z (")
+            && free.contains("run `agentctl scanner db update`")
+            && free.contains("  lock     free"),
+        "{free}"
+    );
+
+    let lock = crate::scanner::lock::DbLock::acquire(&db).unwrap();
+    let report = run_against(&url, &["scanner", "status"]).await.unwrap();
+    let held = render(&report, false);
+    assert!(
+        held.contains(&format!("  lock     HELD by pid {} (`", std::process::id())),
+        "{held}"
+    );
+    let json = report.json();
+    assert_eq!(json["db_lock"]["pid"], std::process::id());
+    assert_eq!(json["database"]["stale"], true);
+    assert_eq!(json["scans_total"], 3, "the agent's answer is kept");
+    drop(lock);
+
+    std::fs::write(&db, b"{").unwrap();
+    let broken = text_of(&url, &["scanner", "status"]).await;
+    assert!(
+        broken.contains("  state    BROKEN: vulnerability DB "),
+        "{broken}"
+    );
+}

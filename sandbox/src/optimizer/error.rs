@@ -20,4 +20,8 @@ pub enum DockerfileError {
     InvalidFrom { line: usize, detail: String },
     #[error("line {line}: heredoc `{marker}` is never terminated")]
     UnterminatedHeredoc { line: usize, marker: String },
+    #[error("build argument {name} expands to more than {limit} bytes")]
+    ExpansionTooLarge { name: String, limit: usize },
+    #[error("processing was cancelled")]
+    Cancelled,
 }

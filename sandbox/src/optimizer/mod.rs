@@ -10,6 +10,7 @@ mod rules;
 pub mod score;
 pub(crate) mod shell;
 pub(crate) mod stages;
+mod variables;
 
 use serde::Serialize;
 
@@ -53,8 +54,18 @@ pub struct Analysis {
 
 /// Rewrites `dockerfile` with every rule and explains the changes.
 pub fn optimize(dockerfile: &str) -> Result<Optimization, DockerfileError> {
+    optimize_unless_cancelled(dockerfile, &|| false)
+}
+
+/// [`optimize`], checking `cancelled` while it works (an operator may cancel the job).
+pub fn optimize_unless_cancelled(
+    dockerfile: &str,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Optimization, DockerfileError> {
     let mut parsed = parser::parse(dockerfile);
     parser::validate(dockerfile, &parsed)?;
+    // Templated base images are resolved first, as the base-image rules need to know them.
+    let build_args = variables::global_build_args(&parsed, cancelled)?;
     let original_layers = parsed.layer_count();
     let changes = rules::apply_all(&mut parsed);
     let optimized_layers = parsed.layer_count();
@@ -65,9 +76,16 @@ pub fn optimize(dockerfile: &str) -> Result<Optimization, DockerfileError> {
             .map(|change| finding(change, &change.fix))
             .collect()
     };
+    let mut explanation = explain::explanation(&changes, original_layers, optimized_layers);
+    for image in templated_base_images(&parsed) {
+        let resolved = variables::substitute(&image, &build_args);
+        explanation.push_str(&format!(
+            " Base image {image} resolves to {resolved} with the default build arguments."
+        ));
+    }
     Ok(Optimization {
         optimized_dockerfile: parsed.render(),
-        explanation: explain::explanation(&changes, original_layers, optimized_layers),
+        explanation,
         security_fixes: applied(Category::Security),
         layer_optimizations: applied(Category::Layers),
         original_layers,
@@ -77,13 +95,23 @@ pub fn optimize(dockerfile: &str) -> Result<Optimization, DockerfileError> {
 
 /// Reports what [`optimize`] would find, without rewriting.
 pub fn analyze(dockerfile: &str) -> Result<Analysis, DockerfileError> {
+    analyze_unless_cancelled(dockerfile, &|| false)
+}
+
+/// [`analyze`], checking `cancelled` while it works (an operator may cancel the job).
+pub fn analyze_unless_cancelled(
+    dockerfile: &str,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Analysis, DockerfileError> {
     let mut parsed = parser::parse(dockerfile);
     parser::validate(dockerfile, &parsed)?;
+    let build_args = variables::global_build_args(&parsed, cancelled)?;
     let layers = parsed.layer_count();
+    // Templated images are reported as they resolve with the default build arguments.
     let base_images = stages::stages(&parsed)
         .iter()
         .filter(|stage| stage.parent.is_none())
-        .map(|stage| stage.from.image.clone())
+        .map(|stage| variables::substitute(&stage.from.image, &build_args))
         .collect();
     let findings = rules::apply_all(&mut parsed)
         .iter()
@@ -94,6 +122,15 @@ pub fn analyze(dockerfile: &str) -> Result<Analysis, DockerfileError> {
         findings,
         layers,
     })
+}
+
+/// The external base images written with build arguments (`FROM ${BASE}`).
+fn templated_base_images(parsed: &parser::Dockerfile) -> Vec<String> {
+    stages::stages(parsed)
+        .iter()
+        .filter(|stage| stage.parent.is_none() && stage.image().is_templated())
+        .map(|stage| stage.from.image.clone())
+        .collect()
 }
 
 fn finding(change: &Change, description: &str) -> Finding {
@@ -181,6 +218,31 @@ mod tests {
         assert_eq!(
             analyze("RUN echo hi\n").unwrap_err().to_string(),
             "line 1: a Dockerfile must start with FROM (only ARG may come before it), found RUN"
+        );
+    }
+
+    #[test]
+    fn templated_base_images_are_resolved_and_a_cycle_can_be_cancelled() {
+        let templated = "ARG TAG=3.12\nARG BASE=python:${TAG}-slim\nFROM ${BASE}\nUSER app\n";
+        assert_eq!(
+            analyze(templated).unwrap().base_images,
+            ["python:3.12-slim"]
+        );
+        assert!(optimize(templated)
+            .unwrap()
+            .explanation
+            .contains("Base image ${BASE} resolves to python:3.12-slim"));
+        let cyclic = "ARG A=${B}\nARG B=${A}\nFROM ${A}\n";
+        let cancel_soon = std::sync::atomic::AtomicUsize::new(0);
+        let cancelled = || cancel_soon.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 100;
+        assert_eq!(
+            optimize_unless_cancelled(cyclic, &cancelled),
+            Err(DockerfileError::Cancelled)
+        );
+        cancel_soon.store(0, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(
+            analyze_unless_cancelled(cyclic, &cancelled),
+            Err(DockerfileError::Cancelled)
         );
     }
 

@@ -20,7 +20,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use time::OffsetDateTime;
 
-use super::db::{db_update, db_verify, Database, DbInfo};
+use super::db::{db_update, db_verify, Database, DbInfo, STALE_AFTER_DAYS};
+use super::lock;
 use super::matching::match_dockerfile;
 use super::report::{TrivyOutput, TrivyResult, Vulnerability};
 use crate::paths::{TRIVY_DB, TRIVY_DB_MIRROR};
@@ -50,7 +51,7 @@ enum Command {
         format: Format,
         #[arg(long, default_value = TRIVY_DB)]
         db: PathBuf,
-        /// Maximum scan time (accepted for compatibility; the scan runs in memory).
+        /// Maximum scan time, including waiting for a `db update` that holds the DB lock.
         #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
         timeout: Duration,
         /// The Dockerfile to scan.
@@ -148,9 +149,9 @@ pub fn run(args: Vec<OsString>) -> Outcome {
         Some(Command::Config {
             format,
             db,
-            timeout: _,
+            timeout,
             file,
-        }) => config(&file, &db, format == Format::Json),
+        }) => config(&file, &db, format == Format::Json, timeout),
         Some(Command::Db {
             action: DbAction::Verify { db },
         }) => match db_verify(&db) {
@@ -188,36 +189,66 @@ pub fn version_text(db: &Path) -> String {
 
 fn describe(info: &DbInfo) -> String {
     format!(
-        "{} ({} entries, updated {}, {} days old, checksum {})",
+        "{} ({} entries, updated {}, {} days old{}, checksum {})",
         info.path.display(),
         info.entries,
         info.updated_at,
         info.age_days,
+        if info.stale { ", STALE" } else { "" },
         info.checksum
     )
 }
 
-/// `trivy config FILE`.
-pub fn config(file: &Path, db: &Path, json: bool) -> Outcome {
+/// `trivy config FILE`: waits (up to `timeout`) while a `db update` holds the DB lock, then
+/// scans. A stale DB still scans, with a warning on stderr, as trivy does.
+pub fn config(file: &Path, db: &Path, json: bool, timeout: Duration) -> Outcome {
+    let mut notes = String::new();
+    if let Err(holder) = lock::wait_until_free(db, timeout, |holder| {
+        notes.push_str(&format!(
+            "INFO\twaiting for the vulnerability DB lock held by {holder}\n"
+        ))
+    }) {
+        return Outcome {
+            code: 1,
+            stdout: String::new(),
+            stderr: format!(
+                "{notes}ERROR: timed out after {} waiting for the vulnerability DB lock held by {holder}\n",
+                humantime::format_duration(timeout)
+            ),
+        };
+    }
     let database = match Database::load(db) {
         Ok(database) => database,
         Err(error) => return Outcome::error(error),
     };
+    let info = database.info(OffsetDateTime::now_utc());
+    if info.stale {
+        notes.push_str(&stale_warning(&info));
+    }
     let dockerfile = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(error) => return Outcome::error(format!("cannot read {}: {error}", file.display())),
     };
     let vulnerabilities = match_dockerfile(&database, &dockerfile);
     let target = file.display().to_string();
-    if json {
+    let mut outcome = if json {
         Outcome::ok(json_report(&target, vulnerabilities))
     } else {
-        Outcome::ok(table_report(
-            &target,
-            &vulnerabilities,
-            OffsetDateTime::now_utc(),
-        ))
-    }
+        Outcome::ok(table_report(&target, &vulnerabilities))
+    };
+    outcome.stderr = notes;
+    outcome
+}
+
+/// The warning a scan with a stale DB prints (one line, so the agent logs it as one).
+pub fn stale_warning(info: &DbInfo) -> String {
+    format!(
+        "WARN\tvulnerability DB {} is {} days old (updated {}; stale after {STALE_AFTER_DAYS} days): \
+         vulnerabilities published since are not detected; run `trivy db update`\n",
+        info.path.display(),
+        info.age_days,
+        info.updated_at
+    )
 }
 
 fn json_report(target: &str, vulnerabilities: Vec<Vulnerability>) -> String {
@@ -234,7 +265,7 @@ fn json_report(target: &str, vulnerabilities: Vec<Vulnerability>) -> String {
     serde_json::to_string_pretty(&output).expect("scan output always serializes") + "\n"
 }
 
-fn table_report(target: &str, vulnerabilities: &[Vulnerability], _now: OffsetDateTime) -> String {
+fn table_report(target: &str, vulnerabilities: &[Vulnerability]) -> String {
     let headers = [
         "Library",
         "Vulnerability",
@@ -363,6 +394,7 @@ mod tests {
             Path::new(&files.path("Clean")),
             Path::new(&files.path("db.json")),
             false,
+            Duration::from_secs(5),
         );
         assert_eq!(
             clean.stdout,
@@ -375,6 +407,7 @@ mod tests {
             Path::new(&files.path("Dockerfile")),
             Path::new(&files.path("db.json")),
             false,
+            Duration::from_secs(5),
         )
         .stdout;
         let lines: Vec<_> = table.lines().collect();
@@ -456,6 +489,79 @@ mod tests {
             .code,
             0
         );
+    }
+
+    #[test]
+    fn a_stale_db_scans_with_a_warning_and_a_fresh_one_without() {
+        let files = Files::new();
+        let dockerfile = PathBuf::from(files.path("Dockerfile"));
+        let db = PathBuf::from(files.path("db.json"));
+        let stale = config(&dockerfile, &db, true, Duration::from_secs(5));
+        assert_eq!(stale.code, 0);
+        assert!(
+            stale.stderr.starts_with("WARN\tvulnerability DB ")
+                && stale.stderr.contains("days old (updated 2024-")
+                && stale.stderr.ends_with("run `trivy db update`\n"),
+            "{}",
+            stale.stderr
+        );
+        assert_eq!(stale.stderr.lines().count(), 1);
+        let updated = run(args(&[
+            "db",
+            "update",
+            "--db",
+            &files.path("fresh.json"),
+            "--mirror",
+            &files.path("db.json"),
+        ]));
+        assert_eq!(updated.code, 0, "{}", updated.stderr);
+        let fresh = config(
+            &dockerfile,
+            Path::new(&files.path("fresh.json")),
+            true,
+            Duration::from_secs(5),
+        );
+        assert_eq!((fresh.code, fresh.stderr.as_str()), (0, ""));
+        assert_eq!(fresh.stdout, stale.stdout);
+    }
+
+    #[test]
+    fn scans_wait_for_a_held_db_lock_and_updates_refuse_it() {
+        let files = Files::new();
+        let db = PathBuf::from(files.path("db.json"));
+        let lock = crate::scanner::lock::DbLock::acquire(&db).unwrap();
+        let waited = config(
+            Path::new(&files.path("Dockerfile")),
+            &db,
+            true,
+            Duration::from_millis(300),
+        );
+        assert_eq!(waited.code, 1);
+        assert!(
+            waited
+                .stderr
+                .contains("INFO\twaiting for the vulnerability DB lock held by pid ")
+                && waited
+                    .stderr
+                    .contains("ERROR: timed out after 300ms waiting for the vulnerability DB lock"),
+            "{}",
+            waited.stderr
+        );
+        let refused = run(args(&["db", "update", "--db", &files.path("db.json")]));
+        assert_eq!(refused.code, 1);
+        assert!(
+            refused.stderr.contains("is locked by pid"),
+            "{}",
+            refused.stderr
+        );
+        drop(lock);
+        let scanned = config(
+            Path::new(&files.path("Dockerfile")),
+            &db,
+            true,
+            Duration::from_millis(300),
+        );
+        assert_eq!(scanned.code, 0, "{}", scanned.stderr);
     }
 
     #[test]

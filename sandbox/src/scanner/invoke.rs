@@ -118,6 +118,19 @@ pub async fn scan(settings: &ScannerSettings, dockerfile: &str) -> Result<ScanRe
             stderr: excerpt(&String::from_utf8_lossy(&output.stderr)),
         });
     }
+    // A scan that succeeds may still say its results are incomplete (a stale DB): that line
+    // on stderr is the operator's only hint, so it goes to the agent's log.
+    for line in String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+    {
+        tracing::warn!(
+            scanner = %settings.binary.display(),
+            output = %excerpt(line),
+            "scanner warning"
+        );
+    }
     let stdout = String::from_utf8_lossy(&output.stdout);
     ScanReport::from_trivy_json(&stdout).map_err(|error| ScanError::BadOutput {
         detail: if stdout.trim().is_empty() {

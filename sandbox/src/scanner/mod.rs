@@ -5,12 +5,15 @@
 pub mod cli;
 pub mod db;
 mod invoke;
+pub mod lock;
 mod matching;
 mod report;
 mod timestamp;
 mod version;
 
-pub use db::{db_update, db_verify, Database, DbEntry, DbError, DbInfo, Ecosystem};
+pub use db::{
+    db_update, db_verify, Database, DbEntry, DbError, DbInfo, Ecosystem, STALE_AFTER_DAYS,
+};
 pub use invoke::{scan, ScanError, ScannerSettings};
 pub use matching::match_dockerfile;
 pub use report::{ScanReport, Severity, SeverityCounts, Vulnerability};

@@ -131,6 +131,8 @@ async fn cancel_job(
         .cancel(id)
         .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no job {id}")))?;
     let denied_input = if params.deny {
+        let same_input = state.jobs.cancel_input(&input_sha256);
+        tracing::warn!(job = id, jobs = ?same_input, "cancelled every job on the denied input");
         if let Err(e) = state.denylist.add(&input_sha256) {
             tracing::error!(job = id, input_sha256, error = %e, "could not persist the deny-list");
             let message = format!("job {id} cancelled, but the deny-list could not be saved: {e}");

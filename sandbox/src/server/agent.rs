@@ -22,6 +22,7 @@ use super::quota::StorageQuota;
 use super::routes::public_router;
 use super::state::{AppState, StateParts, CACHE_DIR_NAME, TMP_DIR_NAME};
 use super::store::{HistoryStore, StoreError};
+use super::{diagnostics, fault_injection};
 
 /// How often history older than `storage.history_retention_days` is pruned.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
@@ -43,6 +44,8 @@ pub enum StartError {
     Tls(String),
     #[error(transparent)]
     History(#[from] StoreError),
+    #[error(transparent)]
+    CacheIndex(#[from] super::cache::IndexError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: io::Error },
 }
@@ -90,6 +93,7 @@ pub async fn start(parts: AgentParts) -> Result<RunningAgent, StartError> {
         certificate,
         log_control: parts.log_control,
     }));
+    super::cache::load_index(&state.cache, &data_dir.join(CACHE_DIR_NAME))?;
 
     let public = public_router(Arc::clone(&state));
     let mut listeners = Listeners::default();
@@ -118,6 +122,8 @@ pub async fn start(parts: AgentParts) -> Result<RunningAgent, StartError> {
         background: vec![
             state.quota.spawn_recount(),
             spawn_retention(Arc::clone(&state)),
+            super::cache::spawn_persistence(Arc::clone(&state)),
+            diagnostics::spawn_dump_on_signal(Arc::clone(&state)),
         ],
     };
     state.set_ready(true);
@@ -131,6 +137,7 @@ pub async fn start(parts: AgentParts) -> Result<RunningAgent, StartError> {
         data_dir = %data_dir.display(),
         "agent started"
     );
+    fault_injection::warn_if_active(&config.testing);
     Ok(running)
 }
 
@@ -194,6 +201,7 @@ impl RunningAgent {
         for task in self.background {
             task.abort();
         }
+        super::cache::persist(&self.state);
         tracing::info!("agent stopped");
     }
 }

@@ -113,6 +113,19 @@ impl JobRegistry {
         Some(record.input_sha256.clone())
     }
 
+    /// Flags every job in flight on `input_sha256` as cancelled (deny-listing an input stops it
+    /// everywhere); returns their ids.
+    pub fn cancel_input(&self, input_sha256: &str) -> Vec<u64> {
+        self.lock()
+            .values()
+            .filter(|record| record.input_sha256 == input_sha256)
+            .map(|record| {
+                record.cancelled.store(true, Ordering::Relaxed);
+                record.id
+            })
+            .collect()
+    }
+
     pub fn in_flight(&self) -> usize {
         self.lock().len()
     }
@@ -201,5 +214,17 @@ mod tests {
         assert!(job.is_cancelled());
         assert_eq!(registry.snapshot()[0].state, "cancelled");
         assert_eq!(registry.cancel(42), None);
+    }
+
+    #[test]
+    fn cancelling_an_input_flags_every_job_on_it() {
+        let registry = Arc::new(JobRegistry::default());
+        let first = registry.start(Operation::Optimize, "loop");
+        let other = registry.start(Operation::Optimize, "fine");
+        let second = registry.start(Operation::Analyze, "loop");
+        assert_eq!(registry.cancel_input("loop"), vec![first.id(), second.id()]);
+        assert!(first.is_cancelled() && second.is_cancelled());
+        assert!(!other.is_cancelled());
+        assert!(registry.cancel_input("none").is_empty());
     }
 }

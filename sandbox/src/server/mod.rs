@@ -1,7 +1,8 @@
 //! `optimizer-agent [serve] [--config PATH]`: the Docker Optimizer Agent service.
 //!
 //! Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 78 (`EX_CONFIG`) on a bad configuration,
-//! 1 when the agent cannot start, 2 on a usage error.
+//! 70 (`EX_SOFTWARE`) when the cache index cannot be read, 1 when the agent cannot start otherwise,
+//! 2 on a usage error.
 
 mod admin;
 mod agent;
@@ -9,6 +10,8 @@ mod cache;
 mod certificate;
 mod cleanup;
 mod denylist;
+mod diagnostics;
+mod fault_injection;
 mod health;
 mod jobs;
 mod logging;
@@ -16,6 +19,7 @@ mod metrics;
 mod pipeline;
 mod process_stats;
 mod quota;
+mod release_regression;
 mod reload;
 mod routes;
 mod scanning;
@@ -24,6 +28,8 @@ mod store;
 
 #[cfg(test)]
 mod tests;
+
+pub use cache::{index_defect as cache_index_defect, INDEX_FILE_NAME as CACHE_INDEX_FILE_NAME};
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -42,6 +48,8 @@ use quota::StorageQuota;
 const EXIT_CONFIG_ERROR: u8 = 78;
 /// `clap`'s code for a usage error.
 const EXIT_USAGE: u8 = 2;
+/// The cache index cannot be read (see `cache.rs`).
+const EXIT_CACHE_INDEX: u8 = 70;
 
 /// Blocking threads (optimizer work, file walks, database): enough for a few concurrent jobs,
 /// few enough that the agent stays small.
@@ -122,7 +130,11 @@ async fn serve(loaded: LoadedConfig) -> ExitCode {
         Ok(agent) => agent,
         Err(e) => {
             tracing::error!(error = %e, "agent failed to start");
-            return ExitCode::FAILURE;
+            return match e {
+                // EX_SOFTWARE (sysexits.h): the agent's own state file is unreadable.
+                agent::StartError::CacheIndex(_) => ExitCode::from(EXIT_CACHE_INDEX),
+                _ => ExitCode::FAILURE,
+            };
         }
     };
     let signal = shutdown_signal().await;

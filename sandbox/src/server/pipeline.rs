@@ -1,6 +1,7 @@
 //! `POST /optimize` and `POST /analyze`: validate the body, refuse deny-listed inputs, answer from
 //! the cache, run the optimizer (on a blocking thread: it is CPU work), scan (fail open), record
 //! the optimization in the history and answer. Each request is a job the operator can cancel.
+//! Fault injection (`testing:`) and the 1.5.0 regression act here, as they would in the real agent.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use crate::optimizer::{self, ScanSummary};
 
 use super::jobs::{Job, JobStep, Operation};
 use super::metrics::{OperationLabels, RequestLabels};
+use super::release_regression::{self, StagePrePass};
 use super::state::AppState;
 use super::store::OptimizationOutcome;
 
@@ -72,8 +74,24 @@ struct OperationRequest {
 /// Runs `operation` on the request `body` within the configured request timeout, and counts it.
 pub async fn handle(state: Arc<AppState>, operation: Operation, body: &[u8]) -> JsonAnswer {
     let started = Instant::now();
-    let timeout = Duration::from_secs(state.config().config.server.request_timeout_seconds);
-    let result = match tokio::time::timeout(timeout, run(&state, operation, body, started)).await {
+    let loaded = state.config();
+    let timeout = Duration::from_secs(loaded.config.server.request_timeout_seconds);
+    let injection = state.fault_injector.next(&loaded.config.testing);
+    let work = async {
+        if let Some(delay) = injection.delay {
+            tokio::time::sleep(delay).await;
+        }
+        if injection.abort {
+            return Err(Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "fault_injection",
+                "error",
+                "request aborted by fault injection (testing.error_ratio)",
+            ));
+        }
+        run(&state, operation, body, started).await
+    };
+    let result = match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
         Err(_) => Err(Failure::new(
             StatusCode::GATEWAY_TIMEOUT,
@@ -156,6 +174,14 @@ async fn optimize(
     input_sha256: String,
     started: Instant,
 ) -> Result<Map<String, Value>, Failure> {
+    match release_regression::stage_pre_pass(&state.version, &dockerfile) {
+        StagePrePass::Absent => {}
+        StagePrePass::Passed => tokio::time::sleep(release_regression::ADDED_LATENCY).await,
+        StagePrePass::Crashed(message) => {
+            tokio::time::sleep(release_regression::ADDED_LATENCY).await;
+            return Err(Failure::internal(message));
+        }
+    }
     if let Some(cached) = state.cache.get(&input_sha256, Instant::now()) {
         let mut answer = (*cached).clone();
         finish_answer(&mut answer, &job, started, true);
@@ -165,12 +191,12 @@ async fn optimize(
     // still shows in the job list until it really ends.
     job.set_step(JobStep::Processing);
     let (job, dockerfile, optimized) = tokio::task::spawn_blocking(move || {
-        let optimized = optimizer::optimize(&dockerfile);
+        let optimized = optimizer::optimize_unless_cancelled(&dockerfile, &|| job.is_cancelled());
         (job, dockerfile, optimized)
     })
     .await
     .map_err(|e| Failure::internal(format!("optimizer crashed: {e}")))?;
-    let optimization = optimized.map_err(|e| Failure::bad_request(e.to_string()))?;
+    let optimization = optimized.map_err(|e| failure_of(e, &job))?;
     let mut answer = to_object(&optimization)?;
     let scan_summary = scan_step(state, &job, &dockerfile).await?;
 
@@ -221,12 +247,12 @@ async fn analyze(
 ) -> Result<Map<String, Value>, Failure> {
     job.set_step(JobStep::Processing);
     let (job, dockerfile, analyzed) = tokio::task::spawn_blocking(move || {
-        let analyzed = optimizer::analyze(&dockerfile);
+        let analyzed = optimizer::analyze_unless_cancelled(&dockerfile, &|| job.is_cancelled());
         (job, dockerfile, analyzed)
     })
     .await
     .map_err(|e| Failure::internal(format!("analyzer crashed: {e}")))?;
-    let analysis = analyzed.map_err(|e| Failure::bad_request(e.to_string()))?;
+    let analysis = analyzed.map_err(|e| failure_of(e, &job))?;
     let mut answer = to_object(&analysis)?;
     let scan_summary = scan_step(state, &job, &dockerfile).await?;
     answer.insert(
@@ -239,6 +265,14 @@ async fn analyze(
     );
     answer.insert("job_id".into(), job.id().into());
     Ok(answer)
+}
+
+/// Why the optimizer gave up: the operator cancelled the job, or the input is not usable.
+fn failure_of(error: optimizer::DockerfileError, job: &Job) -> Failure {
+    match error {
+        optimizer::DockerfileError::Cancelled => Failure::cancelled(job),
+        other => Failure::bad_request(other.to_string()),
+    }
 }
 
 /// Scans between two cancellation checks.

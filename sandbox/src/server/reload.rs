@@ -1,13 +1,14 @@
 //! `POST /admin/reload`: re-read the configuration and the TLS certificate while serving.
 //!
 //! Values that can change live (cache bounds, log level, scanner settings, timeouts, quota,
-//! retention) take effect at once; listener ports, directories and TLS paths need a restart and
+//! retention, the metrics refresh, fault injection) take effect at once; listener ports, directories and TLS paths need a restart and
 //! keep their running value, which the change list says. A bad file changes nothing.
 
 use std::time::Instant;
 
 use crate::config::{self, Config, LoadedConfig};
 
+use super::fault_injection;
 use super::state::{cache_limits, AppState};
 
 /// Reloads; returns one line per change, or the error message (the agent keeps its configuration).
@@ -48,6 +49,7 @@ pub async fn reload(state: &AppState) -> Result<Vec<String>, String> {
         }
     }
     tracing::info!(changes = ?changes, "configuration reloaded");
+    fault_injection::warn_if_active(&state.config().config.testing);
     Ok(changes)
 }
 

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::config::LoadedConfig;
@@ -13,6 +14,7 @@ use crate::config::LoadedConfig;
 use super::cache::{CacheLimits, ResponseCache};
 use super::certificate::ServedCertificate;
 use super::denylist::DenyList;
+use super::fault_injection::FaultInjector;
 use super::health::{self, HealthInputs, HealthReport, TlsView};
 use super::jobs::JobRegistry;
 use super::logging::LogControl;
@@ -43,6 +45,10 @@ pub struct AppState {
     /// `None` when TLS is disabled.
     pub certificate: Option<ServedCertificate>,
     pub log_control: LogControl,
+    pub fault_injector: FaultInjector,
+    /// The `/metrics` text last rendered and when, served again while younger than
+    /// `metrics.refresh_seconds`.
+    metrics_snapshot: Mutex<Option<(Instant, String)>>,
 }
 
 /// The parts [`AppState::new`] assembles.
@@ -79,6 +85,8 @@ impl AppState {
             scans: ScanActivity::default(),
             certificate: parts.certificate,
             log_control: parts.log_control,
+            fault_injector: FaultInjector::default(),
+            metrics_snapshot: Mutex::new(None),
         }
     }
 
@@ -145,8 +153,48 @@ impl AppState {
         health::evaluate(&inputs, &self.version, self.uptime().as_secs())
     }
 
-    /// The Prometheus text exposition as of now.
+    /// The Prometheus text exposition: rendered now, or the snapshot rendered less than
+    /// `metrics.refresh_seconds` ago.
     pub fn metrics_text(&self) -> String {
+        let refresh = Duration::from_secs(self.config().config.metrics.refresh_seconds);
+        let mut snapshot = self
+            .metrics_snapshot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((rendered_at, text)) = snapshot.as_ref() {
+            if rendered_at.elapsed() < refresh {
+                return text.clone();
+            }
+        }
+        let text = self.render_metrics();
+        *snapshot = (!refresh.is_zero()).then(|| (Instant::now(), text.clone()));
+        text
+    }
+
+    /// What a diagnostics dump (SIGUSR2) records: configuration, health, jobs, cache, disk.
+    ///
+    /// The configuration lock is taken for writing so that a reload cannot change it halfway
+    /// through the dump, and then `health()` asks for the same lock again: the dump deadlocks its
+    /// thread, and every handler then blocks on the lock. This is the service-hang drill's bug,
+    /// kept on purpose (a restart clears it; nothing else does).
+    pub fn diagnostics(&self) -> Value {
+        let config = self
+            .config
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        json!({
+            "version": self.version,
+            "uptime_seconds": self.uptime().as_secs(),
+            "config": config.config,
+            "health": self.health(),
+            "jobs": self.jobs.snapshot(),
+            "cache": self.cache.stats(),
+            "disk": self.quota.usage(),
+        })
+    }
+
+    /// The Prometheus text exposition as of now.
+    fn render_metrics(&self) -> String {
         let disk = self.quota.usage();
         let snapshot = Snapshot {
             cache_entries: self.cache.stats().entries as i64,

@@ -345,3 +345,87 @@ async fn the_operator_api_reports_reloads_and_cleans_up() {
     agent.shutdown().await;
     assert!(!state.is_ready());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_injection_and_the_metrics_refresh_apply_on_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = write_config(dir.path(), "1000");
+    let agent = start_agent(&config_file).await;
+    let client = Client::new(&agent);
+    let body = json!({ "dockerfile": DOCKERFILE }).to_string();
+    let metrics_text = || async {
+        client
+            .http
+            .get(format!("{}/metrics", client.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+
+    let mut text = std::fs::read_to_string(&config_file).unwrap();
+    text.push_str(
+        "metrics: { refresh_seconds: 3600 }\n\
+         testing: { latency_ms: 0, latency_ratio: 0, error_ratio: 1 }\n",
+    );
+    std::fs::write(&config_file, text).unwrap();
+    let (status, reloaded) = client
+        .post(format!("{}/admin/reload", client.admin), "")
+        .await;
+    assert_eq!(status, 200, "{reloaded}");
+    let changes = reloaded["changes"].to_string();
+    assert!(
+        changes.contains("metrics.refresh_seconds: 0 -> 3600"),
+        "{changes}"
+    );
+    assert!(
+        changes.contains("testing.error_ratio: 0.0 -> 1.0"),
+        "{changes}"
+    );
+
+    assert_eq!(
+        client
+            .post(format!("{}/optimize", client.base), body.clone())
+            .await,
+        (
+            503,
+            json!({ "error": "request aborted by fault injection (testing.error_ratio)" })
+        )
+    );
+    assert_eq!(client.get(format!("{}/health", client.base)).await.0, 200);
+    let frozen = metrics_text().await;
+    assert!(
+        frozen.contains(
+            "docker_optimizer_errors_total{error_type=\"fault_injection\",severity=\"error\"} 1"
+        ),
+        "{frozen}"
+    );
+    client
+        .post(format!("{}/analyze", client.base), body.clone())
+        .await;
+    assert_eq!(metrics_text().await, frozen, "the snapshot is served again");
+
+    // Back to the shipped values: live metrics, no injection.
+    write_config(dir.path(), "1000");
+    let (status, _) = client
+        .post(format!("{}/admin/reload", client.admin), "")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        client
+            .post(format!("{}/optimize", client.base), body)
+            .await
+            .0,
+        200
+    );
+    let live = metrics_text().await;
+    assert!(
+        live.contains(
+            "docker_optimizer_errors_total{error_type=\"fault_injection\",severity=\"error\"} 2"
+        ),
+        "{live}"
+    );
+    agent.shutdown().await;
+}

@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::time::MissedTickBehavior;
-
+use super::control::Control;
 use super::mix::{PlannedRequest, RequestMix};
 use super::outcome::Outcome;
 use super::recorder::Recorder;
@@ -22,7 +21,8 @@ pub struct Generator {
     pub client: reqwest::Client,
     /// Base URL of the agent, without a trailing slash.
     pub target: String,
-    pub requests_per_second: f64,
+    /// Where the base rate is read from before each request, so it can change while running.
+    pub control: Arc<Control>,
     pub request_timeout: Duration,
     pub max_in_flight: usize,
     /// Hold the first request until the agent is ready (see `wait_until_ready`).
@@ -37,13 +37,13 @@ impl Generator {
         if self.wait_for_ready {
             self.wait_until_ready().await;
         }
-        let mut schedule =
-            tokio::time::interval(Duration::from_secs_f64(1.0 / self.requests_per_second));
-        // After a stall of the client itself (e.g. its container paused), resume the rate
-        // rather than firing the missed requests in one burst.
-        schedule.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut next = tokio::time::Instant::now();
         loop {
-            schedule.tick().await;
+            tokio::time::sleep_until(next).await;
+            next += Duration::from_secs_f64(1.0 / self.control.rate());
+            // After a stall of the client itself (e.g. its container paused), resume the rate
+            // rather than firing the missed requests in one burst.
+            next = next.max(tokio::time::Instant::now());
             let planned = self.mix.next_request();
             self.fire(planned);
         }
@@ -115,7 +115,10 @@ impl Generator {
 
 /// Sends `request` and reads the whole answer within `timeout`; the error detail is set for
 /// errors only.
-async fn send(request: reqwest::RequestBuilder, timeout: Duration) -> (Outcome, Option<String>) {
+pub(super) async fn send(
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+) -> (Outcome, Option<String>) {
     let exchange = async {
         let response = request.send().await?;
         let status = response.status();

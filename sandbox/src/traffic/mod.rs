@@ -1,7 +1,10 @@
 //! `optimizer-agent traffic`: the synthetic client that runs in its own container beside the
 //! agent, so latency, error rate and cache metrics move as they do in production. It serves
-//! what it sees on `GET /stats` and `GET /metrics` and logs a JSON summary every 10 s.
+//! what it sees on `GET /stats` and `GET /metrics` and logs a JSON summary every 10 s. firedrill
+//! changes what the clients do through the control endpoint on the same port (see [`control`]).
 
+pub mod control;
+mod generated;
 mod generator;
 mod metrics;
 mod mix;
@@ -20,6 +23,7 @@ use clap::Parser;
 use tokio::net::TcpListener;
 
 use crate::paths::TRAFFIC_STATS_PORT;
+use control::Control;
 use generator::Generator;
 use mix::RequestMix;
 use recorder::Recorder;
@@ -42,7 +46,7 @@ struct TrafficArgs {
     /// Requests per second, sent on a fixed schedule
     #[arg(long, default_value_t = 2.0, value_parser = parse_rate)]
     rate: f64,
-    /// Port of the statistics endpoint (GET /stats, GET /metrics), bound on 0.0.0.0
+    /// Port of the statistics and control endpoint (GET /stats, GET /metrics, /control), bound on 0.0.0.0
     #[arg(long, default_value_t = TRAFFIC_STATS_PORT)]
     stats_port: u16,
     /// Seed of the request mix, for a reproducible sequence
@@ -141,25 +145,42 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let recorder = Arc::new(Recorder::new(settings.window));
+    let control = Control::new(settings.requests_per_second);
     let stats = StatsState {
         recorder: Arc::clone(&recorder),
         target: settings.target.clone(),
-        rate: settings.requests_per_second,
+        control: Arc::clone(&control),
     };
     let client = reqwest::Client::builder()
         .user_agent("firedrill-traffic")
         .build()
         .map_err(std::io::Error::other)?;
     let generator = Generator {
-        client,
+        client: client.clone(),
         target: settings.target.clone(),
-        requests_per_second: settings.requests_per_second,
+        control: Arc::clone(&control),
         request_timeout: settings.request_timeout,
         max_in_flight: settings.max_in_flight,
         wait_for_ready: settings.wait_for_ready,
         mix: RequestMix::new(&settings.corpus, settings.seed),
-        recorder,
+        recorder: Arc::clone(&recorder),
     };
+    let poison_client = control::run_poison_client(
+        Arc::clone(&control),
+        client.clone(),
+        settings.target.clone(),
+        Arc::clone(&recorder),
+    );
+    // Generated inputs differ between runs too (a restarted client must not repeat itself),
+    // unless a seed asks for a reproducible sequence.
+    let instance = settings.seed.unwrap_or_else(rand::random);
+    let unique_inputs = control::run_unique_inputs(
+        instance,
+        Arc::clone(&control),
+        client.clone(),
+        settings.target.clone(),
+        recorder,
+    );
     tracing::info!(
         target_url = %settings.target,
         rate = settings.requests_per_second,
@@ -170,10 +191,13 @@ pub async fn run(
     if settings.corpus.is_empty() {
         tracing::warn!("the Dockerfile corpus is empty: sending health checks only");
     }
-    let server = axum::serve(stats_listener, stats_server::router(stats.clone()));
+    let routes = stats_server::router(stats.clone()).merge(control::router(control));
+    let server = axum::serve(stats_listener, routes);
     tokio::select! {
         result = server.into_future() => result?,
         () = generator.run() => {}
+        () = poison_client => {}
+        () = unique_inputs => {}
         () = log_summaries(&stats, settings.summary_interval) => {}
         () = shutdown => tracing::info!("traffic stopped"),
     }

@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use super::control::Control;
 use super::recorder::Recorder;
 
 /// The answer of `GET /stats`.
@@ -32,7 +33,8 @@ pub struct StatsReport {
 pub struct StatsState {
     pub recorder: Arc<Recorder>,
     pub target: String,
-    pub rate: f64,
+    /// The base rate is read from here: it changes while the traffic runs.
+    pub control: Arc<Control>,
 }
 
 impl StatsState {
@@ -51,7 +53,7 @@ impl StatsState {
             last_error: summary.last_error,
             in_flight: self.recorder.in_flight(),
             target: self.target.clone(),
-            rate: self.rate,
+            rate: self.control.rate(),
         }
     }
 }

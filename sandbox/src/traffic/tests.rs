@@ -249,3 +249,238 @@ fn command_line_is_validated() {
         "usage errors exit 2"
     );
 }
+
+/// A stand-in agent that keeps every request body it got.
+async fn start_recording_agent(delay: Duration) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = Arc::clone(&bodies);
+    let app = Router::new().fallback(move |body: String| {
+        let kept = Arc::clone(&kept);
+        async move {
+            kept.lock().unwrap().push(body);
+            tokio::time::sleep(delay).await;
+            (
+                StatusCode::GATEWAY_TIMEOUT,
+                r#"{"error":"processing took longer than 30s"}"#,
+            )
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, bodies)
+}
+
+/// Starts the traffic against `target`; returns its statistics URL and the stop switch.
+async fn start_traffic(settings: TrafficSettings) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stats_url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(run(settings, listener, async {
+        let _ = stopped.await;
+    }));
+    (stats_url, stop)
+}
+
+fn dockerfile_of(body: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(body).ok()?["dockerfile"]
+        .as_str()
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn the_control_endpoint_changes_the_rate_and_refuses_bad_input() {
+    let target = start_agent(AgentBehaviour::Healthy).await;
+    let settings = TrafficSettings {
+        requests_per_second: 2.0,
+        ..test_settings(target)
+    };
+    let (stats_url, stop) = start_traffic(settings).await;
+    let client = reqwest::Client::new();
+    let state: control::ControlState = client
+        .get(format!("{stats_url}/control"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((state.rate, state.initial_rate), (2.0, 2.0));
+    assert_eq!(state.poison, None);
+    assert!(state.unique_inputs.is_empty());
+
+    let surged: control::ControlState = client
+        .put(format!("{stats_url}/control/rate"))
+        .json(&serde_json::json!({"rate": 100.0}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(surged.rate, 100.0);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stats: StatsReport = reqwest::get(format!("{stats_url}/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stats.requests >= 40, "the surge is sent at once: {stats:?}");
+    assert_eq!(stats.rate, 100.0);
+
+    for (path, body) in [
+        ("/control/rate", serde_json::json!({"rate": 0})),
+        ("/control/rate", serde_json::json!({"speed": 3})),
+        (
+            "/control/unique-inputs/a",
+            serde_json::json!({"rate": 1, "bytes": 10}),
+        ),
+        (
+            "/control/unique-inputs/Not_A_Name",
+            serde_json::json!({"rate": 1, "bytes": 4096}),
+        ),
+        (
+            "/control/poison",
+            serde_json::json!({"dockerfile": " ", "pause_ms": 1}),
+        ),
+    ] {
+        let response = client
+            .put(format!("{stats_url}{path}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path} {body}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert!(error["error"].is_string(), "{error}");
+    }
+    stop.send(()).unwrap();
+}
+
+#[tokio::test]
+async fn the_poison_client_resubmits_after_each_attempt_until_stopped() {
+    let (target, bodies) = start_recording_agent(Duration::from_millis(150)).await;
+    let settings = TrafficSettings {
+        requests_per_second: 0.01,
+        corpus: Vec::new(),
+        ..test_settings(target)
+    };
+    let (stats_url, stop) = start_traffic(settings).await;
+    let client = reqwest::Client::new();
+    let poison = "ARG A=${B}\nARG B=${A}\nFROM ${A}\n";
+    client
+        .put(format!("{stats_url}/control/poison"))
+        .json(&serde_json::json!({"dockerfile": poison, "pause_ms": 50}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let state: control::ControlState = client
+        .delete(format!("{stats_url}/control/poison"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state.poison, None);
+    let sent: Vec<String> = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|b| dockerfile_of(b))
+        .collect();
+    // One attempt at a time: each takes 150 ms plus a 50 ms pause, so about five in a second.
+    assert!((3..=7).contains(&sent.len()), "{} attempts", sent.len());
+    assert!(sent.iter().all(|d| d == poison));
+    assert!(state.poison_attempts >= 3);
+    let stats: StatsReport = reqwest::get(format!("{stats_url}/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stats.last_error.unwrap().contains("HTTP 504"));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let after_stop = bodies.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        bodies.lock().unwrap().len(),
+        after_stop,
+        "stopped means stopped"
+    );
+    stop.send(()).unwrap();
+}
+
+#[tokio::test]
+async fn unique_input_streams_send_distinct_dockerfiles_of_the_size_asked() {
+    let (target, bodies) = start_recording_agent(Duration::ZERO).await;
+    let settings = TrafficSettings {
+        requests_per_second: 0.01,
+        corpus: Vec::new(),
+        ..test_settings(target)
+    };
+    let (stats_url, stop) = start_traffic(settings).await;
+    let client = reqwest::Client::new();
+    for (name, body) in [
+        ("backfill", serde_json::json!({"rate": 20, "bytes": 8192})),
+        (
+            "lint",
+            serde_json::json!({"rate": 10, "bytes": 4096, "operation": "analyze"}),
+        ),
+    ] {
+        client
+            .put(format!("{stats_url}/control/unique-inputs/{name}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let state: control::ControlState = client
+        .delete(format!("{stats_url}/control/unique-inputs/backfill"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        state.unique_inputs.keys().collect::<Vec<_>>(),
+        ["lint"],
+        "the other stream runs on"
+    );
+    client
+        .delete(format!("{stats_url}/control/unique-inputs/lint"))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let sent: Vec<String> = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|b| dockerfile_of(b))
+        .collect();
+    let (big, small): (Vec<&String>, Vec<&String>) = sent.iter().partition(|d| d.len() >= 8192);
+    assert!(
+        (12..=24).contains(&big.len()),
+        "{} inputs at 20/s",
+        big.len()
+    );
+    assert!(
+        (6..=13).contains(&small.len()),
+        "{} inputs at 10/s",
+        small.len()
+    );
+    assert!(big.iter().all(|d| d.len() < 10_000));
+    let distinct: std::collections::BTreeSet<&String> = sent.iter().collect();
+    assert_eq!(distinct.len(), sent.len(), "every input is new");
+    stop.send(()).unwrap();
+}

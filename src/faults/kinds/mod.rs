@@ -1,7 +1,24 @@
 //! One module per fault kind (or family of kinds). Each implements [`Fault`].
 
+pub mod bad_config;
+pub mod bad_release;
+pub mod cert_expired;
+pub mod cert_expiring;
 pub mod cpu_burn;
+pub mod cpu_runaway;
+pub mod crash_loop;
+pub mod disk_fill;
+pub mod error_rate;
+pub mod latency;
+pub mod memory_leak;
+pub mod metrics_stale;
 pub mod resource_squeeze;
+pub mod scanner_db_corrupt;
+pub mod scanner_db_stale;
+pub mod scanner_hang;
+pub mod scanner_missing;
+pub mod service_hang;
+pub mod traffic_surge;
 
 use serde_json::Value;
 

@@ -1,0 +1,398 @@
+//! `bad-config`: a configuration-management push carrying an invalid value. As such tools do, the
+//! file it replaced is kept beside it (`config.yml.previous`), and the agent is restarted to pick
+//! the new one up, so it stops at once with `EX_CONFIG` and its restart policy turns that into a
+//! crash loop. The agent's own message names the key, the value and the fix.
+
+use std::collections::HashMap;
+
+use bollard::query_parameters::RestartContainerOptionsBuilder;
+use optimizer_agent::config;
+use optimizer_agent::paths::CONFIG_FILE;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Fault;
+use crate::docker::sandbox;
+use crate::error::{Error, Result};
+use crate::faults::catalogue::{FaultDoc, ParamDoc};
+use crate::faults::params::{ParamType, Params};
+use crate::faults::record::FaultRecord;
+use crate::faults::target::{FaultTarget, RootCause, ROOT};
+use crate::interrupt::Interrupt;
+
+pub struct BadConfig;
+
+/// The keys a push can break, each a parameter named after it. Wide bounds on purpose: the
+/// agent, not firedrill, decides what is out of range (inject checks the push really is invalid).
+const fn key(name: &'static str, help: &'static str) -> ParamDoc {
+    ParamDoc {
+        name,
+        default: UNCHANGED,
+        kind: ParamType::Number {
+            min: -1e9,
+            max: 1e12,
+        },
+        help,
+    }
+}
+
+/// A parameter left at this is not part of the push.
+const UNCHANGED: &str = "-";
+
+/// What the push carries when no key is given.
+const DEFAULT_PUSH: (&str, &str) = ("scanner.timeout_seconds", "0");
+
+pub const DOC: FaultDoc = FaultDoc {
+    kind: "bad-config",
+    summary:
+        "A config push put an invalid value in /etc/docker-optimizer/config.yml (the old file \
+              kept as config.yml.previous) and restarted the agent, which now refuses to start. \
+              Set one or more keys to push; with none, scanner.timeout_seconds=0.",
+    params: &[
+        key(
+            "scanner.timeout_seconds",
+            "push this scanner timeout (valid: 1-600; the default push is 0)",
+        ),
+        key(
+            "cache.max_size",
+            "push this cache size (valid: 1-1000000), e.g. -1",
+        ),
+        key(
+            "cache.ttl_seconds",
+            "push this cache TTL (valid: 1-604800), e.g. 0",
+        ),
+        key(
+            "server.workers",
+            "push this worker count (valid: 1-64), e.g. 0",
+        ),
+        key(
+            "storage.quota_mb",
+            "push this storage quota (valid: 1-1048576), e.g. 0",
+        ),
+    ],
+    symptoms:
+        "the agent crash-loops: `docker ps` shows Restarting, exit code 78 (EX_CONFIG); every \
+               URL refuses connections and the traffic's error rate goes to 100 %; `docker logs` \
+               repeats one line naming the key, the value, file:line:col and the fix; \
+               config.yml.previous beside config.yml shows what changed",
+    mitigated_by: "-",
+    resolved_by: "roll the config back (`docker cp` config.yml.previous out and back in as \
+                  config.yml, or correct the value) and `docker restart` the agent; a restart \
+                  alone crash-loops again on the same file. Redeploying the release \
+                  (`firedrill sandbox deploy`) also clears it, with every local config change: \
+                  the file is the image's, not the data volume's",
+    runbook: "configuration-changes",
+};
+
+/// Where config management keeps the file it replaced.
+const PREVIOUS_FILE: &str = "/etc/docker-optimizer/config.yml.previous";
+/// The config files are root's, readable by the agent.
+const CONFIG_MODE: u32 = 0o644;
+const CONFIG_OWNER: u64 = 0;
+/// How long a replaced agent gets to drain on SIGTERM when restarted.
+const RESTART_GRACE_SECONDS: i32 = 10;
+
+/// What `revert` restores: the files as they were before the push.
+#[derive(Debug, Serialize, Deserialize)]
+struct Baseline {
+    config: String,
+    /// `config.yml.previous` before the push (normally absent).
+    previous: Option<String>,
+    /// The `(key, value)` pairs pushed.
+    pushed: Vec<(String, String)>,
+}
+
+impl Fault for BadConfig {
+    async fn inject(target: &FaultTarget, params: &Params) -> Result<Value> {
+        let push = push_of(params);
+        let original =
+            read_text(target, CONFIG_FILE)
+                .await?
+                .ok_or_else(|| Error::FaultUnavailable {
+                    kind: DOC.kind.to_string(),
+                    reason: format!("{CONFIG_FILE} is missing in {}", target.container()),
+                })?;
+        let previous = read_text(target, PREVIOUS_FILE).await?;
+        let pushed = push.iter().fold(original.clone(), |text, (key, value)| {
+            with_value(&text, key, value)
+        });
+        // A push the agent would accept (or one its environment overrides) breaks nothing.
+        if validate(target, &pushed).await?.is_ok() {
+            let pairs: Vec<String> = push.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            return Err(Error::BadFaultParameter {
+                kind: DOC.kind.to_string(),
+                pair: pairs.join(" "),
+                reason: "the agent accepts this configuration (a valid value, or one its \
+                         DOCKER_OPTIMIZER_* environment overrides); push a value it refuses"
+                    .to_string(),
+            });
+        }
+        target
+            .write_file(
+                PREVIOUS_FILE,
+                original.as_bytes(),
+                CONFIG_MODE,
+                CONFIG_OWNER,
+            )
+            .await?;
+        target
+            .write_file(CONFIG_FILE, pushed.as_bytes(), CONFIG_MODE, CONFIG_OWNER)
+            .await?;
+        restart(target).await?;
+        let baseline = Baseline {
+            config: original,
+            previous,
+            pushed: push,
+        };
+        Ok(serde_json::to_value(baseline).expect("the baseline serialises"))
+    }
+
+    async fn revert(target: &FaultTarget, record: &FaultRecord) -> Result<()> {
+        let baseline: Baseline =
+            serde_json::from_value(record.baseline.clone()).map_err(|e| Error::FaultAction {
+                container: target.container().to_string(),
+                command: "reading the saved config".to_string(),
+                detail: e.to_string(),
+            })?;
+        let now = read_text(target, CONFIG_FILE).await?;
+        target
+            .write_file(
+                CONFIG_FILE,
+                baseline.config.as_bytes(),
+                CONFIG_MODE,
+                CONFIG_OWNER,
+            )
+            .await?;
+        if let Some(previous) = &baseline.previous {
+            target
+                .write_file(
+                    PREVIOUS_FILE,
+                    previous.as_bytes(),
+                    CONFIG_MODE,
+                    CONFIG_OWNER,
+                )
+                .await?;
+        }
+        // A trainee who fixed it by hand may already run on an equivalent file: leave that agent be.
+        if now.as_deref() != Some(baseline.config.as_str()) || !running(target).await? {
+            restart(target).await?;
+        }
+        let http = target.sandbox.http.clone().unwrap_or_default();
+        sandbox::wait_healthy(
+            &target.docker,
+            &target.sandbox.name,
+            target.container(),
+            &http,
+            &Interrupt::default(),
+        )
+        .await?;
+        if baseline.previous.is_none() {
+            remove_previous(target).await?;
+        }
+        Ok(())
+    }
+
+    async fn probe(target: &FaultTarget, _record: &FaultRecord) -> Result<RootCause> {
+        let Some(text) = read_text(target, CONFIG_FILE).await? else {
+            return Ok(RootCause::cleared(format!(
+                "{CONFIG_FILE} is absent: the agent runs on its defaults"
+            )));
+        };
+        Ok(match validate(target, &text).await? {
+            Ok(()) => RootCause::cleared(format!("{CONFIG_FILE} passes validation")),
+            Err(message) => RootCause::present(message),
+        })
+    }
+}
+
+/// The `(key, value)` pairs to push: every key given, or the default push.
+fn push_of(params: &Params) -> Vec<(String, String)> {
+    let given: Vec<(String, String)> = params
+        .iter()
+        .filter(|(_, value)| *value != UNCHANGED)
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    if given.is_empty() {
+        vec![(DEFAULT_PUSH.0.to_string(), DEFAULT_PUSH.1.to_string())]
+    } else {
+        given
+    }
+}
+
+/// `text` with `section.key` set to `value`, everything else (comments, order) untouched, as a
+/// templated push changes one value. A key the file lacks is added to its section.
+fn with_value(text: &str, dotted_key: &str, value: &str) -> String {
+    let (section, key) = dotted_key.split_once('.').unwrap_or(("", dotted_key));
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut section_line = None;
+    let mut replaced = false;
+    let mut in_section = false;
+    for (index, line) in lines.iter_mut().enumerate() {
+        let content = line.trim_start();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - content.len();
+        if indent == 0 {
+            in_section = content
+                .strip_prefix(section)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'));
+            if in_section {
+                section_line = Some(index);
+            }
+        } else if in_section
+            && content
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with(':'))
+        {
+            *line = format!("{}{key}: {value}", &line[..indent]);
+            replaced = true;
+            break;
+        }
+    }
+    if !replaced {
+        match section_line {
+            Some(index) => lines.insert(index + 1, format!("  {key}: {value}")),
+            None => lines.extend([format!("{section}:"), format!("  {key}: {value}")]),
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+/// Validates a config file's text as the agent would load it in this container (its
+/// `DOCKER_OPTIMIZER_*` environment included). `Err` carries the agent's own one-line message.
+async fn validate(target: &FaultTarget, text: &str) -> Result<Result<(), String>> {
+    let env: HashMap<String, String> = target
+        .inspect()
+        .await?
+        .config
+        .and_then(|c| c.env)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|entry| entry.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let io_error = |source| Error::Io {
+        action: "writing a copy of the config to validate in",
+        path: std::env::temp_dir(),
+        source,
+    };
+    let dir = tempfile::tempdir().map_err(io_error)?;
+    let copy = dir.path().join("config.yml");
+    std::fs::write(&copy, text).map_err(io_error)?;
+    Ok(
+        match config::load_with_env(&copy, |name| env.get(name).cloned()) {
+            Ok(_) => Ok(()),
+            // Name the file where it lives, not the host copy.
+            Err(error) => Err(error
+                .to_string()
+                .replace(&copy.display().to_string(), CONFIG_FILE)),
+        },
+    )
+}
+
+async fn read_text(target: &FaultTarget, path: &str) -> Result<Option<String>> {
+    Ok(target
+        .read_file(path)
+        .await?
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+async fn running(target: &FaultTarget) -> Result<bool> {
+    let state = target.inspect().await?.state.unwrap_or_default();
+    Ok(state.running == Some(true) && state.restarting != Some(true))
+}
+
+/// `docker restart` of the agent, as config management does after a push.
+async fn restart(target: &FaultTarget) -> Result<()> {
+    let options = RestartContainerOptionsBuilder::default()
+        .t(RESTART_GRACE_SECONDS)
+        .build();
+    target
+        .docker
+        .restart_container(target.container(), Some(options))
+        .await
+        .map_err(Error::docker(format!("restarting {}", target.container())))
+}
+
+/// Removes the `config.yml.previous` the push left (there was none before it).
+async fn remove_previous(target: &FaultTarget) -> Result<()> {
+    if target.read_file("/bin/busybox").await?.is_none() {
+        // No `rm` in an image without shell tools; the stale copy harms nothing.
+        tracing::warn!(
+            "left {PREVIOUS_FILE} in {}: no shell tools",
+            target.container()
+        );
+        return Ok(());
+    }
+    // root owns /etc/docker-optimizer, so root may unlink there even without capabilities.
+    target
+        .exec_ok(ROOT, &["rm", "-f", PREVIOUS_FILE])
+        .await
+        .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../../../sandbox/assets/config.yml");
+
+    #[test]
+    fn a_push_changes_only_the_one_value() {
+        let pushed = with_value(SHIPPED, "scanner.timeout_seconds", "0");
+        let changed: Vec<(&str, &str)> = SHIPPED
+            .lines()
+            .zip(pushed.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(changed, [("  timeout_seconds: 10", "  timeout_seconds: 0")]);
+        assert_eq!(SHIPPED.lines().count(), pushed.lines().count());
+    }
+
+    #[test]
+    fn the_key_is_found_in_its_own_section_only() {
+        // `timeout_seconds` also exists as `server.request_timeout_seconds`: no prefix match.
+        let text = "server:\n  request_timeout_seconds: 30\ncache:\n  max_size: 1000\n";
+        assert_eq!(
+            with_value(text, "cache.max_size", "-1"),
+            "server:\n  request_timeout_seconds: 30\ncache:\n  max_size: -1\n"
+        );
+        assert_eq!(
+            with_value(text, "scanner.timeout_seconds", "0"),
+            format!("{text}scanner:\n  timeout_seconds: 0\n")
+        );
+        assert_eq!(
+            with_value(text, "cache.ttl_seconds", "0"),
+            "server:\n  request_timeout_seconds: 30\ncache:\n  ttl_seconds: 0\n  max_size: 1000\n"
+        );
+    }
+
+    #[test]
+    fn the_pushed_file_fails_the_agents_own_validation_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.yml");
+        std::fs::write(&file, with_value(SHIPPED, "cache.max_size", "-1")).unwrap();
+        let error = config::load_with_env(&file, |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("cache.max_size = \"-1\""), "{error}");
+    }
+
+    #[test]
+    fn with_no_key_given_the_default_push_applies() {
+        let kind = crate::faults::FaultKind::BadConfig;
+        let none = Params::parse(kind, &[]).unwrap();
+        assert_eq!(
+            push_of(&none),
+            [("scanner.timeout_seconds".to_string(), "0".to_string())]
+        );
+        let one = Params::parse(kind, &["cache.max_size=-1".to_string()]).unwrap();
+        assert_eq!(
+            push_of(&one),
+            [("cache.max_size".to_string(), "-1".to_string())]
+        );
+    }
+}
