@@ -1,7 +1,7 @@
 //! What a fault acts on: one sandbox's agent container, through the engine, with every exec
 //! firedrill runs there journaled.
 
-use bollard::models::ContainerInspectResponse;
+use bollard::models::{ContainerInspectResponse, ContainerUpdateBody};
 use bollard::Docker;
 use serde_json::Value;
 
@@ -101,6 +101,43 @@ impl FaultTarget {
             .inspect_container(self.container(), None)
             .await
             .map_err(Error::docker(format!("inspecting {}", self.container())))
+    }
+
+    /// Whether the agent container is running (not stopped, not between restarts).
+    pub async fn is_running(&self) -> Result<bool> {
+        Ok(self
+            .inspect()
+            .await?
+            .state
+            .and_then(|s| s.running)
+            .unwrap_or(false))
+    }
+
+    /// The agent's CPU limit in billionths of a CPU; 0 when it has none.
+    pub async fn nano_cpus(&self) -> Result<i64> {
+        Ok(self
+            .inspect()
+            .await?
+            .host_config
+            .and_then(|h| h.nano_cpus)
+            .unwrap_or(0))
+    }
+
+    /// Changes the agent's CPU limit live, as `docker update --cpus` does.
+    pub async fn set_nano_cpus(&self, nano_cpus: i64) -> Result<()> {
+        self.docker
+            .update_container(
+                self.container(),
+                ContainerUpdateBody {
+                    nano_cpus: Some(nano_cpus),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(Error::docker(format!(
+                "updating the CPU limit of {}",
+                self.container()
+            )))
     }
 
     /// Fails with a clear error when the image has no shell tools a fault needs.

@@ -97,13 +97,28 @@ async fn live() -> Json<serde_json::Value> {
 }
 
 async fn optimize(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let (status, body) = pipeline::handle(state, Operation::Optimize, &body).await;
-    (status, Json(body)).into_response()
+    process_detached(state, Operation::Optimize, body).await
 }
 
 async fn analyze(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let (status, body) = pipeline::handle(state, Operation::Analyze, &body).await;
-    (status, Json(body)).into_response()
+    process_detached(state, Operation::Analyze, body).await
+}
+
+/// Processes a request in a task of its own: a client that hangs up does not cancel the work,
+/// as with the real agent, so a scan that times out is still counted, logged and cleaned up.
+async fn process_detached(state: Arc<AppState>, operation: Operation, body: Bytes) -> Response {
+    let work = tokio::spawn(async move { pipeline::handle(state, operation, &body).await });
+    match work.await {
+        Ok((status, body)) => (status, Json(body)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "request processing task failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": "internal error" })),
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {

@@ -103,7 +103,7 @@ impl Generator {
 
     fn build_request(&self, planned: &PlannedRequest) -> reqwest::RequestBuilder {
         let url = format!("{}{}", self.target, planned.endpoint.path());
-        match planned.dockerfile {
+        match &planned.dockerfile {
             None => self.client.get(url),
             Some(dockerfile) => self
                 .client

@@ -1,5 +1,8 @@
 //! Which request to send next: mostly optimisations of sample Dockerfiles (a small corpus, so
 //! repeats hit the agent's cache as in production), some analyses, a health check now and then.
+//! A share of the Dockerfiles are fresh revisions never seen before, as CI pipelines produce, so
+//! the agent keeps scanning: without them the cache would soon answer everything and a broken
+//! scanner would go unnoticed by the traffic, which production never allows.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -9,13 +12,15 @@ use super::outcome::Endpoint;
 /// Out of 100 requests: 75 optimisations, 20 analyses, 5 health checks.
 const OPTIMIZE_PERCENT: u32 = 75;
 const ANALYZE_PERCENT: u32 = 20;
+/// Out of 100 optimisations or analyses, how many carry a fresh revision (a cache miss).
+const FRESH_PERCENT: u32 = 20;
 
 /// One request to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedRequest {
     pub endpoint: Endpoint,
     /// The Dockerfile of an optimisation or analysis; `None` for a health check.
-    pub dockerfile: Option<&'static str>,
+    pub dockerfile: Option<String>,
 }
 
 pub struct RequestMix {
@@ -51,7 +56,13 @@ impl RequestMix {
                 dockerfile: None,
             };
         }
-        let dockerfile = self.corpus[self.rng.random_range(0..self.corpus.len())];
+        let mut dockerfile = self.corpus[self.rng.random_range(0..self.corpus.len())].to_string();
+        if self.rng.random_range(0..100) < FRESH_PERCENT {
+            let revision: u64 = self.rng.random();
+            dockerfile.push_str(&format!(
+                "\nLABEL org.opencontainers.image.revision=\"{revision:016x}\"\n"
+            ));
+        }
         PlannedRequest {
             endpoint,
             dockerfile: Some(dockerfile),
@@ -89,6 +100,23 @@ mod tests {
         assert!(requests
             .iter()
             .all(|r| (r.endpoint == Endpoint::Health) == r.dockerfile.is_none()));
+    }
+
+    #[test]
+    fn a_share_of_the_dockerfiles_are_fresh_revisions() {
+        let requests = sample(&mut RequestMix::new(&CORPUS, Some(3)), 2000);
+        let with_dockerfile: Vec<&String> = requests
+            .iter()
+            .filter_map(|r| r.dockerfile.as_ref())
+            .collect();
+        let fresh = with_dockerfile
+            .iter()
+            .filter(|d| d.contains("org.opencontainers.image.revision"))
+            .count();
+        let share = fresh as f64 / with_dockerfile.len() as f64;
+        assert!((0.15..0.25).contains(&share), "{share}");
+        let unique: std::collections::HashSet<&&String> = with_dockerfile.iter().collect();
+        assert!(unique.len() >= fresh, "every fresh revision is distinct");
     }
 
     #[test]

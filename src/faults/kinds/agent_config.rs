@@ -49,7 +49,7 @@ pub async fn restore(target: &FaultTarget, record: &FaultRecord) -> Result<()> {
     target
         .write_file(CONFIG_FILE, original.as_bytes(), CONFIG_MODE, 0)
         .await?;
-    if is_running(target).await? {
+    if target.is_running().await? {
         target.agentctl_json(&["reload"]).await?;
     }
     Ok(())
@@ -62,7 +62,7 @@ pub async fn effective_value(
     section: &str,
     key: &str,
 ) -> Result<(f64, &'static str)> {
-    if is_running(target).await? {
+    if target.is_running().await? {
         let output = target
             .exec(AGENT_USER, &["agentctl", "config", "show", "--json"])
             .await?;
@@ -81,15 +81,6 @@ pub async fn effective_value(
         .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
         .unwrap_or_default();
     Ok((number, CONFIG_FILE))
-}
-
-async fn is_running(target: &FaultTarget) -> Result<bool> {
-    Ok(target
-        .inspect()
-        .await?
-        .state
-        .and_then(|s| s.running)
-        .unwrap_or(false))
 }
 
 /// `text` with each `key: value` of `values` set inside the top-level `section` (replacing the

@@ -82,7 +82,7 @@ impl Fault for CpuRunaway {
     async fn revert(target: &FaultTarget, record: &FaultRecord) -> Result<()> {
         traffic_control::stop_poison(target).await?;
         let sha = input_of(record);
-        if !is_running(target).await? {
+        if !target.is_running().await? {
             return restore_denylist(target, record, sha).await;
         }
         for job in runaway_jobs(target, sha).await? {
@@ -99,7 +99,7 @@ impl Fault for CpuRunaway {
         let denied = denied_inputs(target)
             .await?
             .is_some_and(|list| list.iter().any(|h| h == sha));
-        let jobs = if is_running(target).await? {
+        let jobs = if target.is_running().await? {
             runaway_jobs(target, sha).await?
         } else {
             Vec::new()
@@ -143,15 +143,6 @@ async fn runaway_jobs(target: &FaultTarget, input_sha256: &str) -> Result<Vec<St
         .filter(|job| job["input_sha256"] == input_sha256)
         .filter_map(|job| job["id"].as_u64().map(|id| id.to_string()))
         .collect())
-}
-
-async fn is_running(target: &FaultTarget) -> Result<bool> {
-    Ok(target
-        .inspect()
-        .await?
-        .state
-        .and_then(|s| s.running)
-        .unwrap_or(false))
 }
 
 /// Leaves the deny-list as the baseline had it: an entry for this fault's input that the

@@ -1,10 +1,9 @@
 //! `resource-squeeze`: the agent's CPU limit lowered live, as `docker update --cpus` does.
 
-use bollard::models::ContainerUpdateBody;
 use serde_json::{json, Value};
 
 use super::Fault;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::faults::catalogue::{FaultDoc, ParamDoc};
 use crate::faults::params::ParamType;
 use crate::faults::params::Params;
@@ -36,20 +35,20 @@ const NANO: f64 = 1_000_000_000.0;
 
 impl Fault for ResourceSqueeze {
     async fn inject(target: &FaultTarget, params: &Params) -> Result<Value> {
-        let baseline = nano_cpus(target).await?;
+        let baseline = target.nano_cpus().await?;
         let squeezed = (params.number("cpus") * NANO) as i64;
-        set_nano_cpus(target, squeezed).await?;
+        target.set_nano_cpus(squeezed).await?;
         Ok(json!({ "nano_cpus": baseline }))
     }
 
     async fn revert(target: &FaultTarget, record: &FaultRecord) -> Result<()> {
         let baseline = record.baseline["nano_cpus"].as_i64().unwrap_or(NANO as i64);
-        set_nano_cpus(target, baseline).await
+        target.set_nano_cpus(baseline).await
     }
 
     async fn probe(target: &FaultTarget, record: &FaultRecord) -> Result<RootCause> {
         let baseline = record.baseline["nano_cpus"].as_i64().unwrap_or(NANO as i64);
-        let now = nano_cpus(target).await?;
+        let now = target.nano_cpus().await?;
         let detail = format!(
             "CPU limit {:.2} CPUs (sandbox baseline {:.2})",
             now as f64 / NANO,
@@ -61,30 +60,4 @@ impl Fault for ResourceSqueeze {
             RootCause::cleared(detail)
         })
     }
-}
-
-async fn nano_cpus(target: &FaultTarget) -> Result<i64> {
-    Ok(target
-        .inspect()
-        .await?
-        .host_config
-        .and_then(|h| h.nano_cpus)
-        .unwrap_or(0))
-}
-
-async fn set_nano_cpus(target: &FaultTarget, nano_cpus: i64) -> Result<()> {
-    target
-        .docker
-        .update_container(
-            target.container(),
-            ContainerUpdateBody {
-                nano_cpus: Some(nano_cpus),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(Error::docker(format!(
-            "updating the CPU limit of {}",
-            target.container()
-        )))
 }

@@ -123,7 +123,7 @@ async fn live_holder(target: &FaultTarget) -> Result<Option<LockHolder>> {
     let Some(holder) = read_holder(target).await? else {
         return Ok(None);
     };
-    if !is_running(target).await? {
+    if !target.is_running().await? {
         return Ok(None);
     }
     let stat = target
@@ -135,7 +135,7 @@ async fn live_holder(target: &FaultTarget) -> Result<Option<LockHolder>> {
 
 /// Pids of `trivy db update` processes reading the fault's mirror.
 async fn hung_update_pids(target: &FaultTarget) -> Result<Vec<String>> {
-    if !is_running(target).await? {
+    if !target.is_running().await? {
         return Ok(Vec::new());
     }
     let listing = target
@@ -147,13 +147,4 @@ async fn hung_update_pids(target: &FaultTarget) -> Result<Vec<String>> {
         .filter_map(|line| line.split_whitespace().next())
         .map(str::to_string)
         .collect())
-}
-
-async fn is_running(target: &FaultTarget) -> Result<bool> {
-    Ok(target
-        .inspect()
-        .await?
-        .state
-        .and_then(|s| s.running)
-        .unwrap_or(false))
 }

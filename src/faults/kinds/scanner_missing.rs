@@ -60,7 +60,7 @@ impl Fault for ScannerMissing {
     }
 
     async fn probe(target: &FaultTarget, _record: &FaultRecord) -> Result<RootCause> {
-        if !is_running(target).await? {
+        if !target.is_running().await? {
             // No exec while stopped; the file system still answers.
             return Ok(match target.read_file(TRIVY_BIN).await? {
                 None => RootCause::present(format!("{TRIVY_BIN} does not exist")),
@@ -80,13 +80,4 @@ impl Fault for ScannerMissing {
             ))
         })
     }
-}
-
-async fn is_running(target: &FaultTarget) -> Result<bool> {
-    Ok(target
-        .inspect()
-        .await?
-        .state
-        .and_then(|s| s.running)
-        .unwrap_or(false))
 }

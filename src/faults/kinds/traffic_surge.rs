@@ -7,7 +7,6 @@
 #[path = "traffic_control.rs"]
 pub(super) mod traffic_control;
 
-use bollard::models::ContainerUpdateBody;
 use optimizer_agent::traffic::control::{StreamOperation, Template, UniqueInputs};
 use serde_json::{json, Value};
 
@@ -55,7 +54,7 @@ const INPUT_BYTES: usize = 192 * 1024;
 impl Fault for TrafficSurge {
     async fn inject(target: &FaultTarget, params: &Params) -> Result<Value> {
         let before = traffic_control::state(target).await?;
-        let nano_cpus = nano_cpus(target).await?;
+        let nano_cpus = target.nano_cpus().await?;
         let extra = before.rate * (params.number("factor") - 1.0);
         let stream = UniqueInputs {
             rate: extra,
@@ -71,8 +70,8 @@ impl Fault for TrafficSurge {
         traffic_control::stop_unique_inputs(target, STREAM).await?;
         // Capacity the trainee added goes back too: the next drill starts from the same sandbox.
         if let Some(baseline) = record.baseline["nano_cpus"].as_i64() {
-            if nano_cpus(target).await? != baseline {
-                set_nano_cpus(target, baseline).await?;
+            if target.nano_cpus().await? != baseline {
+                target.set_nano_cpus(baseline).await?;
             }
         }
         Ok(())
@@ -90,7 +89,7 @@ impl Fault for TrafficSurge {
         let rate = traffic.rate + surge.rate;
         let needed = needed_nano_cpus(target, record).await?;
         // No limit at all is more than any surge needs.
-        let now = match nano_cpus(target).await? {
+        let now = match target.nano_cpus().await? {
             0 => i64::MAX,
             limit => limit,
         };
@@ -125,31 +124,4 @@ async fn needed_nano_cpus(target: &FaultTarget, record: &FaultRecord) -> Result<
         .unwrap_or(1);
     let wanted = (baseline as f64 * factor) as i64;
     Ok(wanted.min(host_cpus * NANO as i64))
-}
-
-/// The agent's CPU limit in billionths of a CPU; 0 when it has none.
-async fn nano_cpus(target: &FaultTarget) -> Result<i64> {
-    Ok(target
-        .inspect()
-        .await?
-        .host_config
-        .and_then(|h| h.nano_cpus)
-        .unwrap_or(0))
-}
-
-async fn set_nano_cpus(target: &FaultTarget, nano_cpus: i64) -> Result<()> {
-    target
-        .docker
-        .update_container(
-            target.container(),
-            ContainerUpdateBody {
-                nano_cpus: Some(nano_cpus),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(Error::docker(format!(
-            "restoring the CPU limit of {}",
-            target.container()
-        )))
 }
