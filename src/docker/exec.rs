@@ -29,7 +29,7 @@ impl ExecOutput {
     }
 }
 
-/// One action firedrill took inside a container: the audit leaves these out of the trainee's.
+/// One action firedrill took on a container: the audit leaves these out of the trainee's.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OwnAction {
     /// Unix seconds.
@@ -60,6 +60,12 @@ impl ExecJournal {
                 exec_id,
                 command,
             });
+    }
+
+    /// Records an engine action that is not an exec (a restart, a stop, an update, a deploy), in
+    /// the words of its `docker` command, so the audit can leave it out of the trainee's.
+    pub fn record_engine_action(&self, command: impl Into<String>) {
+        self.record(None, command.into());
     }
 
     /// Everything recorded so far.

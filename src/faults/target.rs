@@ -2,6 +2,9 @@
 //! firedrill runs there journaled.
 
 use bollard::models::{ContainerInspectResponse, ContainerUpdateBody};
+use bollard::query_parameters::{
+    RestartContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
+};
 use bollard::Docker;
 use serde_json::Value;
 
@@ -125,6 +128,11 @@ impl FaultTarget {
 
     /// Changes the agent's CPU limit live, as `docker update --cpus` does.
     pub async fn set_nano_cpus(&self, nano_cpus: i64) -> Result<()> {
+        self.journal.record_engine_action(format!(
+            "docker update --cpus {} {}",
+            nano_cpus as f64 / 1e9,
+            self.container()
+        ));
         self.docker
             .update_container(
                 self.container(),
@@ -140,6 +148,48 @@ impl FaultTarget {
             )))
     }
 
+    /// `docker restart -t <grace_seconds>` of the agent.
+    pub async fn restart(&self, grace_seconds: i32) -> Result<()> {
+        self.journal.record_engine_action(format!(
+            "docker restart -t {grace_seconds} {}",
+            self.container()
+        ));
+        let options = RestartContainerOptionsBuilder::default()
+            .t(grace_seconds)
+            .build();
+        self.docker
+            .restart_container(self.container(), Some(options))
+            .await
+            .map_err(Error::docker(format!("restarting {}", self.container())))
+    }
+
+    /// `docker stop -t <grace_seconds>` of the agent; already stopped is fine.
+    pub async fn stop(&self, grace_seconds: i32) -> Result<()> {
+        self.journal.record_engine_action(format!(
+            "docker stop -t {grace_seconds} {}",
+            self.container()
+        ));
+        let options = StopContainerOptionsBuilder::default()
+            .t(grace_seconds)
+            .build();
+        let result = self
+            .docker
+            .stop_container(self.container(), Some(options))
+            .await;
+        unless_already(result).map_err(Error::docker(format!("stopping {}", self.container())))
+    }
+
+    /// `docker start` of the agent; already running is fine.
+    pub async fn start(&self) -> Result<()> {
+        self.journal
+            .record_engine_action(format!("docker start {}", self.container()));
+        let result = self
+            .docker
+            .start_container(self.container(), None::<StartContainerOptions>)
+            .await;
+        unless_already(result).map_err(Error::docker(format!("starting {}", self.container())))
+    }
+
     /// Fails with a clear error when the image has no shell tools a fault needs.
     pub async fn require_shell_tools(&self, kind: &str) -> Result<()> {
         match self.read_file("/bin/busybox").await? {
@@ -151,6 +201,18 @@ impl FaultTarget {
                     .to_string(),
             }),
         }
+    }
+}
+
+/// The engine answers 304 when a container already is as asked: that is success here.
+fn unless_already(
+    result: std::result::Result<(), bollard::errors::Error>,
+) -> std::result::Result<(), bollard::errors::Error> {
+    match result {
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 304, ..
+        }) => Ok(()),
+        other => other,
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use bollard::query_parameters::RestartContainerOptionsBuilder;
 use optimizer_agent::config;
 use optimizer_agent::paths::CONFIG_FILE;
 use serde::{Deserialize, Serialize};
@@ -138,7 +137,7 @@ impl Fault for BadConfig {
         target
             .write_file(CONFIG_FILE, pushed.as_bytes(), CONFIG_MODE, CONFIG_OWNER)
             .await?;
-        restart(target).await?;
+        target.restart(RESTART_GRACE_SECONDS).await?;
         let baseline = Baseline {
             config: original,
             previous,
@@ -175,7 +174,7 @@ impl Fault for BadConfig {
         }
         // A trainee who fixed it by hand may already run on an equivalent file: leave that agent be.
         if now.as_deref() != Some(baseline.config.as_str()) || !running(target).await? {
-            restart(target).await?;
+            target.restart(RESTART_GRACE_SECONDS).await?;
         }
         let http = target.sandbox.http.clone().unwrap_or_default();
         sandbox::wait_healthy(
@@ -303,18 +302,6 @@ async fn read_text(target: &FaultTarget, path: &str) -> Result<Option<String>> {
 async fn running(target: &FaultTarget) -> Result<bool> {
     let state = target.inspect().await?.state.unwrap_or_default();
     Ok(state.running == Some(true) && state.restarting != Some(true))
-}
-
-/// `docker restart` of the agent, as config management does after a push.
-async fn restart(target: &FaultTarget) -> Result<()> {
-    let options = RestartContainerOptionsBuilder::default()
-        .t(RESTART_GRACE_SECONDS)
-        .build();
-    target
-        .docker
-        .restart_container(target.container(), Some(options))
-        .await
-        .map_err(Error::docker(format!("restarting {}", target.container())))
 }
 
 /// Removes the `config.yml.previous` the push left (there was none before it).

@@ -101,6 +101,10 @@ async fn running_release(target: &FaultTarget) -> Result<String> {
 
 /// Deploys `release` as `firedrill sandbox deploy` does, without a word on the drill's terminal.
 async fn deploy(target: &FaultTarget, release: &str) -> Result<()> {
+    target.journal.record_engine_action(format!(
+        "firedrill sandbox deploy --name {} --version {release}",
+        target.sandbox.name
+    ));
     let progress = Progress::silent();
     let interrupt = Interrupt::default();
     let image = image::ensure(

@@ -4,20 +4,22 @@
 //! `sandbox/src/optimizer/variables.rs`): the job spins one core until it is cancelled, the
 //! request times out with a 504, and the client, a CI job with retries, sends it again.
 
-use bollard::query_parameters::RestartContainerOptions;
 use optimizer_agent::traffic::control::PoisonClient;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::traffic_surge::traffic_control;
 use super::Fault;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::faults::catalogue::FaultDoc;
 use crate::faults::params::Params;
 use crate::faults::record::FaultRecord;
 use crate::faults::target::{FaultTarget, RootCause, AGENT_USER};
 
 pub struct CpuRunaway;
+
+/// Seconds the agent gets to stop cleanly when revert restarts it.
+const RESTART_GRACE_SECONDS: i32 = 10;
 
 pub const DOC: FaultDoc = FaultDoc {
     kind: "cpu-runaway",
@@ -168,12 +170,6 @@ async fn restore_denylist(target: &FaultTarget, record: &FaultRecord, sha: &str)
             AGENT_USER.parse().unwrap_or(10001),
         )
         .await?;
-    target
-        .docker
-        .restart_container(target.container(), None::<RestartContainerOptions>)
-        .await
-        .map_err(Error::docker(format!(
-            "restarting {} to reload its deny-list",
-            target.container()
-        )))
+    // The agent reads its deny-list at start only.
+    target.restart(RESTART_GRACE_SECONDS).await
 }

@@ -4,7 +4,6 @@
 //! disposable) and the restart policy turns that into a crash loop. The history database beside
 //! it is untouched: deleting it as well "works" but loses data.
 
-use bollard::query_parameters::{StartContainerOptions, StopContainerOptionsBuilder};
 use optimizer_agent::paths::DATA_DIR;
 use optimizer_agent::server::{cache_index_defect, CACHE_INDEX_FILE_NAME};
 use serde_json::{json, Value};
@@ -62,7 +61,7 @@ fn truncated(index: &str) -> String {
 impl Fault for CrashLoop {
     async fn inject(target: &FaultTarget, _params: &Params) -> Result<Value> {
         // Stopped first: the agent saves a fresh index on its way out, which is the one cut short.
-        stop(target).await?;
+        target.stop(STOP_GRACE_SECONDS).await?;
         let saved = target
             .read_file(&index_path())
             .await?
@@ -71,20 +70,20 @@ impl Fault for CrashLoop {
         target
             .write_file(&index_path(), corrupt.as_bytes(), 0o644, agent_uid())
             .await?;
-        start(target).await?;
+        target.start().await?;
         Ok(json!({ "index": saved }))
     }
 
     async fn revert(target: &FaultTarget, record: &FaultRecord) -> Result<()> {
         // Stopping ends the loop, so the restored index is read by one clean start.
-        stop(target).await?;
+        target.stop(STOP_GRACE_SECONDS).await?;
         let index = record.baseline["index"]
             .as_str()
             .map_or_else(empty_index, str::to_string);
         target
             .write_file(&index_path(), index.as_bytes(), 0o644, agent_uid())
             .await?;
-        start(target).await?;
+        target.start().await?;
         wait_until_answering(target).await
     }
 
@@ -102,37 +101,6 @@ impl Fault for CrashLoop {
 
 fn agent_uid() -> u64 {
     AGENT_USER.parse().unwrap_or(10001)
-}
-
-async fn stop(target: &FaultTarget) -> Result<()> {
-    let options = StopContainerOptionsBuilder::default()
-        .t(STOP_GRACE_SECONDS)
-        .build();
-    let result = target
-        .docker
-        .stop_container(target.container(), Some(options))
-        .await;
-    already_or(result).map_err(Error::docker(format!("stopping {}", target.container())))
-}
-
-async fn start(target: &FaultTarget) -> Result<()> {
-    let result = target
-        .docker
-        .start_container(target.container(), None::<StartContainerOptions>)
-        .await;
-    already_or(result).map_err(Error::docker(format!("starting {}", target.container())))
-}
-
-/// The engine answers 304 when the container already is as asked: that is success here.
-fn already_or(
-    result: std::result::Result<(), bollard::errors::Error>,
-) -> std::result::Result<(), bollard::errors::Error> {
-    match result {
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 304, ..
-        }) => Ok(()),
-        other => other,
-    }
 }
 
 /// Waits until `agentctl status` answers inside the agent.

@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use bollard::query_parameters::RestartContainerOptionsBuilder;
 use serde_json::{json, Value};
 
 use super::Fault;
@@ -85,14 +84,7 @@ impl Fault for ServiceHang {
 /// `docker restart` (the hung agent no longer handles SIGTERM, so it is killed after
 /// [`RESTART_STOP_SECONDS`]), then waits until it answers.
 async fn restart_and_wait(target: &FaultTarget) -> Result<()> {
-    let options = RestartContainerOptionsBuilder::new()
-        .t(RESTART_STOP_SECONDS)
-        .build();
-    target
-        .docker
-        .restart_container(target.container(), Some(options))
-        .await
-        .map_err(Error::docker(format!("restarting {}", target.container())))?;
+    target.restart(RESTART_STOP_SECONDS).await?;
     let started = Instant::now();
     while started.elapsed() < RECOVERY_TIMEOUT {
         if liveness(target).await? == Liveness::Answers {
