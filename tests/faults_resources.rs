@@ -102,12 +102,8 @@ fn resource_squeeze_revert_restores_the_exact_limit() {
     let id = sandbox.inject("resource-squeeze", &[]);
     assert_eq!(nano_cpus(&sandbox), 200_000_000, "default cpus=0.2");
     // firedrill's own engine action is on record, so the audit can leave it out of the trainee's.
-    let status = firedrill()
-        .args(["fault", "status", "--sandbox", &sandbox.name, "--json"])
-        .output()
-        .unwrap();
-    let statuses: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    let own_actions = statuses[0]["own_actions"].to_string();
+    let status = sandbox.fault_status(&id).expect("the fault is recorded");
+    let own_actions = status["own_actions"].to_string();
     assert!(
         own_actions.contains("docker update --cpus 0.2"),
         "{own_actions}"

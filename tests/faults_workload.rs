@@ -12,19 +12,7 @@ use serde_json::Value;
 
 /// The fault's record as `fault status` shows it (with its baseline).
 fn fault_record(sandbox: &TestSandbox, id: &str) -> Value {
-    let output = firedrill()
-        .args(["fault", "status", "--sandbox", &sandbox.name, "--json"])
-        .output()
-        .unwrap();
-    assert_success(&output, "fault status");
-    let statuses: Value = serde_json::from_slice(&output.stdout).unwrap();
-    statuses
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .cloned()
-        .expect("the fault is recorded")
+    sandbox.fault_status(id).expect("the fault is recorded")
 }
 
 /// Ids of the agent's jobs in flight on `input_sha256`.
@@ -365,17 +353,7 @@ fn volume_and_image(sandbox: &TestSandbox) -> (String, String) {
 }
 
 fn wait_answering(sandbox: &TestSandbox) {
-    eventually(
-        Duration::from_secs(120),
-        "the agent answering again",
-        || {
-            client()
-                .get(format!("{}/health/live", sandbox.http()))
-                .send()
-                .ok()
-                .filter(|r| r.status().is_success())
-        },
-    );
+    sandbox.wait_until_live(Duration::from_secs(120));
 }
 
 #[test]

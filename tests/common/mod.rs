@@ -183,8 +183,9 @@ impl TestSandbox {
         record["id"].as_str().unwrap().to_string()
     }
 
-    /// The root-cause probe of fault `id`: `Some(present)`, `None` when the record is gone.
-    pub fn root_cause_present(&self, id: &str) -> Option<bool> {
+    /// Fault `id` as `firedrill fault status --json` shows it (record and probe); `None` once
+    /// its record is gone.
+    pub fn fault_status(&self, id: &str) -> Option<Value> {
         let output = firedrill()
             .args(["fault", "status", "--sandbox", &self.name, "--json"])
             .output()
@@ -196,11 +197,16 @@ impl TestSandbox {
             .unwrap()
             .iter()
             .find(|s| s["id"] == id)
-            .map(|s| {
-                s["root_cause"]["present"]
-                    .as_bool()
-                    .expect("a probe result")
-            })
+            .cloned()
+    }
+
+    /// The root-cause probe of fault `id`: `Some(present)`, `None` when the record is gone.
+    pub fn root_cause_present(&self, id: &str) -> Option<bool> {
+        self.fault_status(id).map(|s| {
+            s["root_cause"]["present"]
+                .as_bool()
+                .expect("a probe result")
+        })
     }
 
     /// `firedrill fault revert <id>`, asserting success.
@@ -212,17 +218,18 @@ impl TestSandbox {
     /// `docker restart` of the agent, then wait until it answers `/health/live` again.
     pub fn restart_agent(&self) {
         assert_success(&docker(&["restart", &self.container()]), "docker restart");
-        eventually(
-            Duration::from_secs(30),
-            "the agent to answer after restart",
-            || {
-                client()
-                    .get(format!("{}/health/live", self.http()))
-                    .send()
-                    .ok()
-                    .filter(|r| r.status().is_success())
-            },
-        );
+        self.wait_until_live(Duration::from_secs(30));
+    }
+
+    /// Waits (at most `within`) until the agent answers `/health/live`.
+    pub fn wait_until_live(&self, within: Duration) {
+        eventually(within, "the agent to answer /health/live", || {
+            client()
+                .get(format!("{}/health/live", self.http()))
+                .send()
+                .ok()
+                .filter(|r| r.status().is_success())
+        });
     }
 
     /// The agent container's CPU % as `docker stats` reports it.
