@@ -4,7 +4,8 @@
 
 use time::{OffsetDateTime, Time};
 
-use crate::paths::{RELEASE_FILE, TRIVY_DB, TRIVY_DB_MIRROR};
+use crate::paths::{RELEASE_FILE, SBOM_FILE, TRIVY_DB, TRIVY_DB_MIRROR};
+use crate::sbom::{BaseLayer, Sbom};
 use crate::scanner::Database;
 
 /// The shipped default configuration.
@@ -22,13 +23,14 @@ pub struct ImageFile {
     pub mode: u32,
 }
 
-/// Every asset file of the image for `release` (config, scanner DB and mirror, VERSION file).
+/// Every asset file of the image for `release` built on `base` (config, scanner DB and
+/// mirror, VERSION file, SBOM).
 ///
 /// The DB and its mirror are stamped `updated_at` = today 00:00 UTC: a freshly built image
 /// has a fresh DB, as an image built by a real pipeline would, so a stale DB is something a
 /// drill does on purpose rather than the baseline. Whole days keep builds of the same day
 /// byte-identical. Only `updated_at` changes; the checksum covers the entries.
-pub fn image_files(release: &str) -> Vec<ImageFile> {
+pub fn image_files(release: &str, base: &BaseLayer) -> Vec<ImageFile> {
     let database = fresh_database();
     vec![
         ImageFile {
@@ -49,6 +51,11 @@ pub fn image_files(release: &str) -> Vec<ImageFile> {
         ImageFile {
             path: RELEASE_FILE.to_string(),
             contents: format!("{release}\n").into_bytes(),
+            mode: 0o644,
+        },
+        ImageFile {
+            path: SBOM_FILE.to_string(),
+            contents: Sbom::for_release(release, base).to_json().into_bytes(),
             mode: 0o644,
         },
     ]
@@ -102,8 +109,8 @@ mod tests {
     use crate::scanner::{db_verify, DbInfo};
 
     #[test]
-    fn image_files_carry_config_db_mirror_and_release() {
-        let files = image_files("1.4.2");
+    fn image_files_carry_config_db_mirror_release_and_sbom() {
+        let files = image_files("1.4.2", &BaseLayer::default());
         let paths: Vec<_> = files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -111,9 +118,12 @@ mod tests {
                 crate::paths::CONFIG_FILE,
                 TRIVY_DB,
                 TRIVY_DB_MIRROR,
-                RELEASE_FILE
+                RELEASE_FILE,
+                SBOM_FILE
             ]
         );
+        let sbom = Sbom::from_json(&String::from_utf8_lossy(&files[4].contents)).unwrap();
+        assert_eq!(sbom.metadata.component.version, "1.4.2");
         assert_eq!(files[3].contents, b"1.4.2\n");
         assert!(files.iter().all(|f| f.mode == 0o644));
         assert_eq!(files[1].contents, files[2].contents);

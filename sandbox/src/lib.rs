@@ -11,6 +11,7 @@ pub mod assets;
 pub mod config;
 pub mod optimizer;
 pub mod paths;
+pub mod sbom;
 pub mod scanner;
 pub mod server;
 pub mod tls;

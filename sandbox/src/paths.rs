@@ -9,10 +9,14 @@ pub const DATA_DIR: &str = "/var/lib/docker-optimizer";
 pub const LOG_DIR: &str = "/var/log/docker-optimizer";
 /// The scanner binary the agent runs as a subprocess.
 pub const TRIVY_BIN: &str = "/usr/local/bin/trivy";
-/// The scanner's vulnerability database (in the container's writable layer).
+/// The scanner's cache directory (a volume in the sandbox, as platforms persist trivy's cache).
+pub const SCANNER_CACHE_DIR: &str = "/var/lib/trivy";
+/// The scanner's vulnerability database, in the scanner cache.
 pub const TRIVY_DB: &str = "/var/lib/trivy/db/vulnerabilities.json";
 /// The offline mirror `agentctl scanner db update` refreshes the database from.
 pub const TRIVY_DB_MIRROR: &str = "/usr/share/trivy/mirror/vulnerabilities.json";
+/// The image's software bill of materials (CycloneDX JSON; `trivy sbom` scans it).
+pub const SBOM_FILE: &str = "/usr/local/share/docker-optimizer/sbom.cdx.json";
 /// The release this image carries (one line, e.g. `1.4.2`).
 pub const RELEASE_FILE: &str = "/usr/local/share/docker-optimizer/VERSION";
 

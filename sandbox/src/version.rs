@@ -3,8 +3,10 @@
 use crate::paths::RELEASE_FILE;
 
 /// The release versions firedrill can build images for, newest last.
-/// `1.5.0` is the release with a regression (bad-release drills roll back from it).
-pub const KNOWN_RELEASES: [&str; 3] = ["1.3.0", "1.4.2", "1.5.0"];
+/// `1.4.3` is the security patch release (dependency bumps and a patched base, see
+/// [`crate::sbom`]); `1.5.0` is the release with a regression (bad-release drills roll back
+/// from it).
+pub const KNOWN_RELEASES: [&str; 4] = ["1.3.0", "1.4.2", "1.4.3", "1.5.0"];
 
 /// The release a sandbox runs unless told otherwise.
 pub const DEFAULT_RELEASE: &str = "1.4.2";

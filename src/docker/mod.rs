@@ -1,5 +1,6 @@
 //! Everything that talks to the Docker engine goes through this module (bollard).
 
+pub mod base_layer;
 pub mod engine;
 pub mod exec;
 pub mod image;

@@ -124,7 +124,13 @@ impl ImageInputs {
             let target = library.to_string_lossy().into_owned();
             fs.add_host_file(library, &target, 0o755)?;
         }
-        for asset in optimizer_agent::assets::image_files(release) {
+        let files: Vec<PathBuf> = [Some(self.exe.clone()), self.busybox.clone()]
+            .into_iter()
+            .flatten()
+            .chain(self.libraries.iter().cloned())
+            .collect();
+        let base = super::base_layer::discover(&files);
+        for asset in optimizer_agent::assets::image_files(release, &base) {
             // State under /var/lib is the agent's to rewrite (e.g. `agentctl scanner db update`).
             let owner = if asset.path.starts_with("/var/lib/") {
                 AGENT_UID

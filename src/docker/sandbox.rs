@@ -1,5 +1,6 @@
-//! A sandbox: the agent container, its client-traffic container, their network and the agent's
-//! data volume, all labelled as firedrill's and named after the sandbox.
+//! A sandbox: the agent container, its client-traffic container, their network, the agent's
+//! data volume and its scanner-cache volume, all labelled as firedrill's and named after the
+//! sandbox.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -80,6 +81,10 @@ pub struct SandboxNames {
     pub traffic: String,
     pub network: String,
     pub volume: String,
+    /// The scanner's cache (its vulnerability DB): a volume, as platforms persist trivy's
+    /// cache, so a redeploy keeps the DB it had (including advisories published since the
+    /// image was built) and only `agentctl scanner db update` changes it.
+    pub scanner_volume: String,
 }
 
 impl SandboxNames {
@@ -89,6 +94,7 @@ impl SandboxNames {
             traffic: format!("firedrill-{name}-traffic"),
             network: format!("firedrill-{name}"),
             volume: format!("firedrill-{name}-data"),
+            scanner_volume: format!("firedrill-{name}-scanner"),
         }
     }
 }
@@ -164,8 +170,8 @@ async fn start(
         labels::owned(&spec.session, &all)
     };
     progress.step(format!(
-        "creating network {} and volume {}",
-        names.network, names.volume
+        "creating network {} and volumes {}, {}",
+        names.network, names.volume, names.scanner_volume
     ));
     let network = docker.create_network(NetworkCreateRequest {
         name: names.network.clone(),
@@ -173,14 +179,24 @@ async fn start(
         labels: Some(sandbox_labels(&[])),
         ..Default::default()
     });
-    let volume = docker.create_volume(VolumeCreateRequest {
-        name: Some(names.volume.clone()),
-        labels: Some(sandbox_labels(&[])),
-        ..Default::default()
-    });
-    let (network, volume) = tokio::join!(network, volume);
+    let volume = |name: &str| {
+        docker.create_volume(VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(sandbox_labels(&[])),
+            ..Default::default()
+        })
+    };
+    let (network, data_volume, scanner_volume) = tokio::join!(
+        network,
+        volume(&names.volume),
+        volume(&names.scanner_volume)
+    );
     network.map_err(Error::docker(format!("creating network {}", names.network)))?;
-    volume.map_err(Error::docker(format!("creating volume {}", names.volume)))?;
+    data_volume.map_err(Error::docker(format!("creating volume {}", names.volume)))?;
+    scanner_volume.map_err(Error::docker(format!(
+        "creating volume {}",
+        names.scanner_volume
+    )))?;
     let [http_port, https_port, stats_port] = free_loopback_ports()?;
 
     progress.step(format!(
@@ -326,12 +342,22 @@ fn agent_container(
                 (paths::HTTP_PORT, settings.http_port),
                 (paths::HTTPS_PORT, settings.https_port),
             ])),
-            mounts: Some(vec![Mount {
-                target: Some(paths::DATA_DIR.to_string()),
-                source: Some(names.volume.clone()),
-                typ: Some(MountType::VOLUME),
-                ..Default::default()
-            }]),
+            // A new volume is filled from the image's directory on first use, so a fresh
+            // sandbox starts with the image's data layout and scanner DB.
+            mounts: Some(vec![
+                Mount {
+                    target: Some(paths::DATA_DIR.to_string()),
+                    source: Some(names.volume.clone()),
+                    typ: Some(MountType::VOLUME),
+                    ..Default::default()
+                },
+                Mount {
+                    target: Some(paths::SCANNER_CACHE_DIR.to_string()),
+                    source: Some(names.scanner_volume.clone()),
+                    typ: Some(MountType::VOLUME),
+                    ..Default::default()
+                },
+            ]),
             // Production runs the agent under a restart policy; drills see crash loops as such.
             restart_policy: Some(RestartPolicy {
                 name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
@@ -837,7 +863,7 @@ pub async fn probe_health(info: &mut SandboxInfo) {
     info.health = Some(status);
 }
 
-/// Removes sandbox `name` entirely: containers, network and data volume.
+/// Removes sandbox `name` entirely: containers, network and volumes.
 pub async fn down(docker: &Docker, name: &str) -> Result<Swept> {
     validate_name(name)?;
     let removed = remove_resources(docker, name).await?;
@@ -905,10 +931,9 @@ mod tests {
         assert_eq!(bound_host_port(&bindings, paths::HTTP_PORT), Some(41000));
         assert_eq!(bound_host_port(&bindings, paths::HTTPS_PORT), Some(41001));
         assert_eq!(AgentLimits::of(&host), squeezed);
-        assert_eq!(
-            host.mounts.unwrap()[0].source.as_deref(),
-            Some("firedrill-blue-data")
-        );
+        let mounts = host.mounts.unwrap();
+        assert_eq!(mounts[0].source.as_deref(), Some("firedrill-blue-data"));
+        assert_eq!(mounts[1].source.as_deref(), Some("firedrill-blue-scanner"));
         let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
         assert_eq!(
             endpoints["firedrill-blue"].aliases,

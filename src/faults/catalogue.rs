@@ -29,6 +29,8 @@ pub enum FaultKind {
     TrafficSurge,
     ResourceSqueeze,
     MetricsStale,
+    VulnerableDependency,
+    BaseImageCve,
 }
 
 /// One documented parameter of a kind.
@@ -59,7 +61,7 @@ pub struct FaultDoc {
 
 impl FaultKind {
     /// Every kind, in catalogue order.
-    pub const ALL: [FaultKind; 19] = [
+    pub const ALL: [FaultKind; 21] = [
         FaultKind::CpuRunaway,
         FaultKind::CpuBurn,
         FaultKind::MemoryLeak,
@@ -79,6 +81,8 @@ impl FaultKind {
         FaultKind::TrafficSurge,
         FaultKind::ResourceSqueeze,
         FaultKind::MetricsStale,
+        FaultKind::VulnerableDependency,
+        FaultKind::BaseImageCve,
     ];
 
     /// The CLI name, e.g. `cpu-burn`.
@@ -113,6 +117,8 @@ impl FaultKind {
             FaultKind::TrafficSurge => kinds::traffic_surge::DOC,
             FaultKind::ResourceSqueeze => kinds::resource_squeeze::DOC,
             FaultKind::MetricsStale => kinds::metrics_stale::DOC,
+            FaultKind::VulnerableDependency => kinds::vulnerable_dependency::DOC,
+            FaultKind::BaseImageCve => kinds::base_image_cve::DOC,
         }
     }
 }

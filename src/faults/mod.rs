@@ -43,6 +43,8 @@ macro_rules! dispatch {
             FaultKind::TrafficSurge => kinds::traffic_surge::TrafficSurge::$method($($arg),*).await,
             FaultKind::ResourceSqueeze => kinds::resource_squeeze::ResourceSqueeze::$method($($arg),*).await,
             FaultKind::MetricsStale => kinds::metrics_stale::MetricsStale::$method($($arg),*).await,
+            FaultKind::VulnerableDependency => kinds::vulnerable_dependency::VulnerableDependency::$method($($arg),*).await,
+            FaultKind::BaseImageCve => kinds::base_image_cve::BaseImageCve::$method($($arg),*).await,
         }
     };
 }

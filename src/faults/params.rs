@@ -64,6 +64,10 @@ pub enum ParamType {
     Number { min: f64, max: f64 },
     /// A duration such as `30s` or `5m`.
     Duration,
+    /// A package name: letters, digits and `-_.+` (what SBOMs and package managers allow).
+    PackageName,
+    /// One of the listed words.
+    Choice(&'static [&'static str]),
 }
 
 fn check(doc: &ParamDoc, value: &str) -> Result<(), String> {
@@ -76,6 +80,28 @@ fn check(doc: &ParamDoc, value: &str) -> Result<(), String> {
         ParamType::Duration => humantime::parse_duration(value)
             .map(|_| ())
             .map_err(|_| format!("{} must be a duration such as 30s or 5m", doc.name)),
+        ParamType::PackageName => {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.+".contains(c);
+            if !value.is_empty() && value.chars().all(allowed) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} must be a package name (letters, digits, - _ . +)",
+                    doc.name
+                ))
+            }
+        }
+        ParamType::Choice(choices) => {
+            if choices.contains(&value) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} must be one of: {}",
+                    doc.name,
+                    choices.join(", ")
+                ))
+            }
+        }
     }
 }
 

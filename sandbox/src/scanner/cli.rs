@@ -3,6 +3,7 @@
 //! ```text
 //! trivy --version
 //! trivy config [--format json|table] [--db PATH] [--timeout DUR] FILE
+//! trivy sbom [--format json|table] [--db PATH] [--timeout DUR] FILE
 //! trivy db verify [--db PATH]
 //! trivy db update [--db PATH] [--mirror PATH]
 //! ```
@@ -22,9 +23,10 @@ use time::OffsetDateTime;
 
 use super::db::{db_update, db_verify, Database, DbInfo, STALE_AFTER_DAYS};
 use super::lock;
-use super::matching::match_dockerfile;
+use super::matching::{match_dockerfile, match_sbom};
 use super::report::{TrivyOutput, TrivyResult, Vulnerability};
 use crate::paths::{TRIVY_DB, TRIVY_DB_MIRROR};
+use crate::sbom::Sbom;
 
 /// The version this stand-in reports.
 pub const TRIVY_VERSION: &str = "0.48.3-sandbox";
@@ -55,6 +57,19 @@ enum Command {
         #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
         timeout: Duration,
         /// The Dockerfile to scan.
+        file: PathBuf,
+    },
+    /// Scan the components a CycloneDX SBOM lists (e.g. the image's own, at
+    /// /usr/local/share/docker-optimizer/sbom.cdx.json).
+    Sbom {
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        #[arg(long, default_value = TRIVY_DB)]
+        db: PathBuf,
+        /// Maximum scan time, including waiting for a `db update` that holds the DB lock.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+        /// The SBOM (CycloneDX JSON).
         file: PathBuf,
     },
     /// Manage the vulnerability database.
@@ -152,6 +167,12 @@ pub fn run(args: Vec<OsString>) -> Outcome {
             timeout,
             file,
         }) => config(&file, &db, format == Format::Json, timeout),
+        Some(Command::Sbom {
+            format,
+            db,
+            timeout,
+            file,
+        }) => sbom(&file, &db, format == Format::Json, timeout),
         Some(Command::Db {
             action: DbAction::Verify { db },
         }) => match db_verify(&db) {
@@ -199,9 +220,31 @@ fn describe(info: &DbInfo) -> String {
     )
 }
 
-/// `trivy config FILE`: waits (up to `timeout`) while a `db update` holds the DB lock, then
-/// scans. A stale DB still scans, with a warning on stderr, as trivy does.
+/// `trivy config FILE`: scans a Dockerfile (see [`scan_file`]).
 pub fn config(file: &Path, db: &Path, json: bool, timeout: Duration) -> Outcome {
+    scan_file(file, db, json, timeout, |database, dockerfile| {
+        Ok(match_dockerfile(database, dockerfile))
+    })
+}
+
+/// `trivy sbom FILE`: scans the components of a CycloneDX SBOM (see [`scan_file`]).
+pub fn sbom(file: &Path, db: &Path, json: bool, timeout: Duration) -> Outcome {
+    scan_file(file, db, json, timeout, |database, text| {
+        let sbom = Sbom::from_json(text)
+            .map_err(|error| format!("{} is not a CycloneDX JSON SBOM: {error}", file.display()))?;
+        Ok(match_sbom(database, &sbom))
+    })
+}
+
+/// Waits (up to `timeout`) while a `db update` holds the DB lock, then matches the contents of
+/// `file` against the DB. A stale DB still scans, with a warning on stderr, as trivy does.
+fn scan_file(
+    file: &Path,
+    db: &Path,
+    json: bool,
+    timeout: Duration,
+    matcher: impl FnOnce(&Database, &str) -> Result<Vec<Vulnerability>, String>,
+) -> Outcome {
     let mut notes = String::new();
     if let Err(holder) = lock::wait_until_free(db, timeout, |holder| {
         notes.push_str(&format!(
@@ -225,11 +268,14 @@ pub fn config(file: &Path, db: &Path, json: bool, timeout: Duration) -> Outcome 
     if info.stale {
         notes.push_str(&stale_warning(&info));
     }
-    let dockerfile = match std::fs::read_to_string(file) {
+    let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(error) => return Outcome::error(format!("cannot read {}: {error}", file.display())),
     };
-    let vulnerabilities = match_dockerfile(&database, &dockerfile);
+    let vulnerabilities = match matcher(&database, &text) {
+        Ok(vulnerabilities) => vulnerabilities,
+        Err(message) => return Outcome::error(message),
+    };
     let target = file.display().to_string();
     let mut outcome = if json {
         Outcome::ok(json_report(&target, vulnerabilities))
@@ -383,6 +429,67 @@ mod tests {
         assert_eq!(
             value["Results"][0]["Vulnerabilities"][0]["Severity"],
             "CRITICAL"
+        );
+    }
+
+    #[test]
+    fn sbom_finds_an_advisory_against_a_shipped_component_until_the_patch_release() {
+        use crate::sbom::{BaseLayer, BasePackage};
+        use crate::scanner::{DbEntry, Ecosystem, Severity};
+        let files = Files::new();
+        let base = BaseLayer {
+            distro: "debian-12".to_string(),
+            packages: vec![BasePackage {
+                name: "libc6".to_string(),
+                version: "2.36-9+deb12u13".to_string(),
+            }],
+        };
+        let advisory = DbEntry {
+            id: "FIREDRILL-2026-0002".to_string(),
+            ecosystem: Ecosystem::Debian,
+            release: Some("debian-12".to_string()),
+            package: "libc6".to_string(),
+            affected: "<2.36-9+deb12u14".to_string(),
+            fixed_version: Some("2.36-9+deb12u14".to_string()),
+            severity: Severity::Critical,
+            title: "drill advisory".to_string(),
+            published: None,
+        };
+        let shipped = Database::from_bytes(Path::new("db"), SHIPPED.as_bytes()).unwrap();
+        files.write("db.json", &shipped.publish(advisory).unwrap().to_json());
+        let scan = |release: &str| {
+            files.write("sbom.json", &Sbom::for_release(release, &base).to_json());
+            let outcome = run(args(&[
+                "sbom",
+                "--format",
+                "json",
+                "--db",
+                &files.path("db.json"),
+                &files.path("sbom.json"),
+            ]));
+            assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+            ScanReport::from_trivy_json(&outcome.stdout).unwrap()
+        };
+        let report = scan("1.4.2");
+        assert_eq!(report.vulnerabilities.len(), 1, "{report:?}");
+        assert_eq!(
+            report.vulnerabilities[0].installed_version,
+            "2.36-9+deb12u13"
+        );
+        assert!(scan("1.4.3").vulnerabilities.is_empty());
+
+        files.write("sbom.json", "{\"bomFormat\": 3}");
+        let outcome = run(args(&[
+            "sbom",
+            "--db",
+            &files.path("db.json"),
+            &files.path("sbom.json"),
+        ]));
+        assert_eq!(outcome.code, 1);
+        assert!(
+            outcome.stderr.contains("is not a CycloneDX JSON SBOM"),
+            "{}",
+            outcome.stderr
         );
     }
 

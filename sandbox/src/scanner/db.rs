@@ -36,6 +36,8 @@ pub enum Ecosystem {
     Alpine,
     Pip,
     Npm,
+    /// Rust crates (what an image's SBOM lists for the agent's own dependencies).
+    Cargo,
 }
 
 /// One vulnerability record.
@@ -66,6 +68,14 @@ pub(crate) struct DbFile {
     pub updated_at: String,
     pub checksum: String,
     pub entries: Vec<DbEntry>,
+}
+
+impl DbEntry {
+    /// Whether installed `version` is in this entry's affected range (false when the range
+    /// does not parse: a verified DB's always do).
+    pub fn affects(&self, version: &str) -> bool {
+        Affected::parse(&self.affected).is_ok_and(|affected| affected.matches(version))
+    }
 }
 
 /// A loaded, verified database.
@@ -247,6 +257,35 @@ impl Database {
             .collect();
         older.stamp(OffsetDateTime::now_utc() - time::Duration::days(age_days));
         older
+    }
+
+    /// This feed after it publishes `entry` now: an entry with the same id is replaced, the
+    /// checksum recomputed and `updated_at` set to now (a feed that just published is current).
+    pub fn publish(&self, entry: DbEntry) -> Result<Database, String> {
+        let affected = Affected::parse(&entry.affected)
+            .map_err(|error| format!("entry {}: affected {error}", entry.id))?;
+        let mut published = self.without(&entry.id);
+        published.file.entries.push(entry);
+        published.affected.push(affected);
+        published.stamp(OffsetDateTime::now_utc());
+        Ok(published)
+    }
+
+    /// This feed without the entry `id` (the same feed when it has none); `updated_at` is kept.
+    pub fn without(&self, id: &str) -> Database {
+        let mut kept = self.clone();
+        let (entries, affected) = self
+            .file
+            .entries
+            .iter()
+            .cloned()
+            .zip(self.affected.iter().cloned())
+            .filter(|(entry, _)| entry.id != id)
+            .unzip();
+        kept.file.entries = entries;
+        kept.affected = affected;
+        kept.file.checksum = checksum(&kept.file.entries);
+        kept
     }
 
     /// The DB as it is written to disk: pretty JSON with a trailing newline.

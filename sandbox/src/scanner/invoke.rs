@@ -1,5 +1,6 @@
 //! How the agent runs the scanner: write the Dockerfile to a temp file, run
-//! `<binary> config --format json --db <db> <file>` with a deadline, read its JSON.
+//! `<binary> config --format json --db <db> <file>` with a deadline, read its JSON (or
+//! `<binary> sbom ... <sbom>` for the image's own SBOM).
 //!
 //! Every way this can go wrong is a [`ScanError`] with a short `reason()` for the
 //! `docker_optimizer_security_scan_failures_total{reason}` metric and a Display for the log.
@@ -86,14 +87,30 @@ const ETXTBSY: i32 = 26;
 /// Scans `dockerfile` with the scanner described by `settings`.
 pub async fn scan(settings: &ScannerSettings, dockerfile: &str) -> Result<ScanReport, ScanError> {
     let input = TempInput::create(&settings.work_dir, dockerfile).await?;
+    let report = run_scanner(settings, "config", input.path()).await;
+    drop(input);
+    report
+}
+
+/// Scans the components of the SBOM at `sbom` (`trivy sbom`), e.g. the image's own.
+pub async fn scan_sbom(settings: &ScannerSettings, sbom: &Path) -> Result<ScanReport, ScanError> {
+    run_scanner(settings, "sbom", sbom).await
+}
+
+/// Runs `<binary> <subcommand> --format json --db <db> <input>` with the deadline.
+async fn run_scanner(
+    settings: &ScannerSettings,
+    subcommand: &str,
+    input: &Path,
+) -> Result<ScanReport, ScanError> {
     let mut command = Command::new(&settings.binary);
     command
-        .arg("config")
+        .arg(subcommand)
         .arg("--format")
         .arg("json")
         .arg("--db")
         .arg(&settings.db_path)
-        .arg(input.path())
+        .arg(input)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -111,7 +128,6 @@ pub async fn scan(settings: &ScannerSettings, dockerfile: &str) -> Result<ScanRe
             })
         }
     };
-    drop(input);
     if !output.status.success() {
         return Err(ScanError::Failed {
             code: output.status.code(),

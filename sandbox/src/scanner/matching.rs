@@ -22,6 +22,7 @@ use super::report::Vulnerability;
 use crate::optimizer::parser::{parse, Item};
 use crate::optimizer::shell::RunCommand;
 use crate::optimizer::stages::{root_image, stages, ImageRef};
+use crate::sbom::Sbom;
 
 const DEBIAN_CODENAMES: &[(&str, &str)] = &[
     ("jessie", "8"),
@@ -89,9 +90,31 @@ pub(crate) fn installed(dockerfile: &str) -> Vec<Installed> {
 
 /// The vulnerabilities of `dockerfile` according to `database`.
 pub fn match_dockerfile(database: &Database, dockerfile: &str) -> Vec<Vulnerability> {
+    match_installed(database, installed(dockerfile))
+}
+
+/// The vulnerabilities of the components an SBOM lists (components of a type the scanner does
+/// not know are skipped, as trivy skips them).
+pub fn match_sbom(database: &Database, sbom: &Sbom) -> Vec<Vulnerability> {
+    let packages = sbom.components.iter().filter_map(|component| {
+        let identity = component.identity()?;
+        Some(Installed {
+            ecosystem: identity.ecosystem,
+            name: component.name.clone(),
+            version: Some(component.version.clone()),
+            release: identity.release,
+        })
+    });
+    match_installed(database, packages)
+}
+
+fn match_installed(
+    database: &Database,
+    packages: impl IntoIterator<Item = Installed>,
+) -> Vec<Vulnerability> {
     let mut seen = BTreeSet::new();
     let mut vulnerabilities = Vec::new();
-    for package in installed(dockerfile) {
+    for package in packages {
         for (entry, affected) in database.entries().iter().zip(&database.affected) {
             if entry.ecosystem != package.ecosystem || !same_package(entry, &package.name) {
                 continue;

@@ -14,6 +14,7 @@ mod version;
 pub use db::{
     db_update, db_verify, Database, DbEntry, DbError, DbInfo, Ecosystem, STALE_AFTER_DAYS,
 };
-pub use invoke::{scan, ScanError, ScannerSettings};
-pub use matching::match_dockerfile;
+pub use invoke::{scan, scan_sbom, ScanError, ScannerSettings};
+pub use matching::{match_dockerfile, match_sbom};
 pub use report::{ScanReport, Severity, SeverityCounts, Vulnerability};
+pub use version::{compare as compare_versions, next_patch};

@@ -56,6 +56,31 @@ fn compare_pieces(a: &[Piece], b: &[Piece]) -> Ordering {
     a.len().cmp(&b.len())
 }
 
+/// Orders two versions the way the scanner's ranges do (see the module comment).
+pub fn compare(a: &str, b: &str) -> Ordering {
+    compare_pieces(&pieces(a), &pieces(b))
+}
+
+/// The next patch of `version`: its last number plus one (`0.23.46` -> `0.23.47`,
+/// `2.36-9+deb12u13` -> `2.36-9+deb12u14`), or `version.1` when it ends in no number.
+pub fn next_patch(version: &str) -> String {
+    let digits_start = version.rfind(|c: char| c.is_ascii_digit()).map(|last| {
+        version[..=last]
+            .rfind(|c: char| !c.is_ascii_digit())
+            .map_or(0, |i| i + 1)
+    });
+    match digits_start {
+        Some(start) => {
+            let end = version[start..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(version.len(), |i| start + i);
+            let number: u64 = version[start..end].parse().unwrap_or(u64::MAX - 1);
+            format!("{}{}{}", &version[..start], number + 1, &version[end..])
+        }
+        None => format!("{version}.1"),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Operator {
     Less,
@@ -158,10 +183,6 @@ fn parse_comparator(text: &str) -> Result<Comparator, String> {
 mod tests {
     use super::*;
 
-    fn compare(a: &str, b: &str) -> Ordering {
-        compare_pieces(&pieces(a), &pieces(b))
-    }
-
     #[test]
     fn orders_versions_of_every_ecosystem() {
         assert_eq!(compare("3.8.18", "3.9"), Ordering::Less);
@@ -172,6 +193,18 @@ mod tests {
         );
         assert_eq!(compare("2.0rc1", "2.0.0"), Ordering::Less);
         assert_eq!(compare("18.04", "18.04"), Ordering::Equal);
+    }
+
+    #[test]
+    fn next_patch_bumps_the_last_number() {
+        assert_eq!(next_patch("0.23.46"), "0.23.47");
+        assert_eq!(next_patch("2.36-9+deb12u13"), "2.36-9+deb12u14");
+        assert_eq!(next_patch("1.36.1-3"), "1.36.1-4");
+        assert_eq!(next_patch("1.0.0-rc"), "1.0.1-rc");
+        assert_eq!(next_patch("git"), "git.1");
+        for version in ["0.23.46", "2.36-9+deb12u13", "1.36.1-3"] {
+            assert_eq!(compare(version, &next_patch(version)), Ordering::Less);
+        }
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub async fn start(parts: AgentParts) -> Result<RunningAgent, StartError> {
             spawn_retention(Arc::clone(&state)),
             super::cache::spawn_persistence(Arc::clone(&state)),
             diagnostics::spawn_dump_on_signal(Arc::clone(&state)),
+            super::self_scan::spawn(Arc::clone(&state)),
         ],
     };
     state.set_ready(true);

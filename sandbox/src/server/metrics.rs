@@ -86,6 +86,7 @@ pub struct Metrics {
     pub security_scans: Counter,
     pub scan_failures: Family<ReasonLabels, Counter>,
     pub vulnerabilities_found: Family<SeverityLabels, Counter>,
+    image_vulnerabilities: Family<SeverityLabels, Gauge>,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     cache_entries: Gauge,
@@ -107,6 +108,7 @@ impl Metrics {
             security_scans: Counter::default(),
             scan_failures: Family::default(),
             vulnerabilities_found: Family::default(),
+            image_vulnerabilities: Family::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             cache_entries: Gauge::default(),
@@ -212,8 +214,23 @@ impl Metrics {
             "Seconds since the agent started",
             metrics.uptime.clone(),
         );
+        r.register(
+            "docker_optimizer_image_vulnerabilities",
+            "Known vulnerabilities in the agent's own image (its SBOM), by severity, as of the last self-scan",
+            metrics.image_vulnerabilities.clone(),
+        );
         r.register_collector(Box::new(ProcessCollector));
+        for severity in ["critical", "high", "medium", "low"] {
+            metrics.set_image_vulnerabilities(severity, 0);
+        }
         metrics
+    }
+
+    /// Sets the count of `severity` (lowercase, as in vulnerabilities_found).
+    pub fn set_image_vulnerabilities(&self, severity: &'static str, count: u32) {
+        self.image_vulnerabilities
+            .get_or_create(&SeverityLabels { severity })
+            .set(i64::from(count));
     }
 
     /// The counter of writes refused by the storage quota.

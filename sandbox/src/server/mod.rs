@@ -23,6 +23,7 @@ mod release_regression;
 mod reload;
 mod routes;
 mod scanning;
+mod self_scan;
 mod state;
 mod store;
 

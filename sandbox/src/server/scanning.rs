@@ -136,7 +136,7 @@ pub async fn scan_fail_open(state: &AppState, dockerfile: &str) -> ScanSummary {
     }
 }
 
-fn settings(config: &ScannerConfig, work_dir: &Path) -> ScannerSettings {
+pub(super) fn settings(config: &ScannerConfig, work_dir: &Path) -> ScannerSettings {
     ScannerSettings {
         binary: config.binary.clone(),
         db_path: config.db_path.clone(),

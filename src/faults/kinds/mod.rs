@@ -1,7 +1,9 @@
 //! One module per fault kind (or family of kinds). Each implements [`Fault`].
 
+mod advisory;
 pub mod bad_config;
 pub mod bad_release;
+pub mod base_image_cve;
 pub mod cert_expired;
 pub mod cert_expiring;
 pub mod cpu_burn;
@@ -19,6 +21,7 @@ pub mod scanner_hang;
 pub mod scanner_missing;
 pub mod service_hang;
 pub mod traffic_surge;
+pub mod vulnerable_dependency;
 
 use serde_json::Value;
 
