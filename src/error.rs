@@ -32,6 +32,15 @@ pub enum Error {
     #[error("no sandbox named '{name}'; `firedrill sandbox status` lists the running ones")]
     SandboxNotFound { name: String },
 
+    #[error("sandbox '{name}' was removed while it was watched")]
+    SandboxGone { name: String },
+
+    #[error("no sandbox is running; start one with `firedrill sandbox up`")]
+    NoSandboxes,
+
+    #[error("bad webhook URL '{url}': {reason}")]
+    BadWebhookUrl { url: String, reason: String },
+
     #[error("invalid sandbox name '{name}': {reason}")]
     InvalidSandboxName { name: String, reason: String },
 
@@ -101,9 +110,10 @@ impl Error {
     /// The process exit code for this error (documented in the README).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::NotHealthy { .. } | Error::ImageBuild { .. } | Error::FaultAction { .. } => {
-                EXIT_FAILED
-            }
+            Error::NotHealthy { .. }
+            | Error::ImageBuild { .. }
+            | Error::FaultAction { .. }
+            | Error::SandboxGone { .. } => EXIT_FAILED,
             Error::Interrupted => crate::interrupt::EXIT_INTERRUPTED,
             _ => EXIT_BAD_INPUT,
         }

@@ -5,4 +5,5 @@ pub mod docker;
 pub mod error;
 pub mod faults;
 pub mod interrupt;
+pub mod monitor;
 pub mod ui;

@@ -276,7 +276,7 @@ fn traffic_surge_is_resolved_by_adding_capacity() {
         )
     };
     let analyses_before = analyses(&sandbox);
-    let id = sandbox.inject("traffic-surge", &["factor=5"]);
+    let id = sandbox.inject("traffic-surge", &[]);
     std::thread::sleep(Duration::from_secs(10));
     let cpu_during = sandbox.cpu_percent();
     let stats = traffic_stats(&sandbox);
@@ -294,9 +294,9 @@ fn traffic_surge_is_resolved_by_adding_capacity() {
     sandbox.restart_agent();
     assert_eq!(sandbox.root_cause_present(&id), Some(true));
 
-    // The documented fix: more CPU for the agent (5x the limit, at most the host's CPUs).
+    // The documented fix: more CPU for the agent (1.5x the limit, at most the host's CPUs).
     let host_cpus = stdout(&docker(&["info", "--format", "{{.NCPU}}"]));
-    let cpus = host_cpus.trim().parse::<u32>().unwrap().min(5).to_string();
+    let cpus = host_cpus.trim().parse::<f64>().unwrap().min(1.5).to_string();
     assert_success(
         &docker(&["update", "--cpus", &cpus, &sandbox.container()]),
         "docker update --cpus",

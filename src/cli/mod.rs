@@ -2,9 +2,12 @@
 //! exit codes (0 ok, 1 failed, 2 bad input or environment; see the README).
 
 mod fault;
+mod monitor;
 mod sandbox;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -29,8 +32,50 @@ enum Command {
     /// Inject faults into a sandbox by hand, see their root cause, revert them.
     #[command(subcommand)]
     Fault(FaultCommand),
+    /// Page on a sandbox's alerts (runbook thresholds and the agent's rules) until interrupted.
+    Watch(WatchArgs),
+    /// The alert rules: list them, or export them as a Prometheus rule file.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Remove every firedrill container, network and volume, and dangling firedrill images.
     Cleanup(CleanupArgs),
+}
+
+#[derive(Debug, Args)]
+struct WatchArgs {
+    /// Sandbox to watch (repeatable); every running sandbox when not given.
+    #[arg(long)]
+    sandbox: Vec<String>,
+    /// Print one JSON object per alert event instead of page lines.
+    #[arg(long)]
+    json: bool,
+    /// Time between samples.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    interval: Duration,
+    /// Also append every alert event to this JSONL file.
+    #[arg(long, value_name = "FILE")]
+    jsonl: Option<PathBuf>,
+    /// Also POST alerts to this Alertmanager-compatible webhook (payload version 4).
+    #[arg(long, value_name = "URL")]
+    webhook: Option<String>,
+    /// Stop after this long instead of at Ctrl-C.
+    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    limit: Option<Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// The default rules: alert, severity, condition, `for`, runbook.
+    List(JsonArgs),
+    /// Write the rules as a Prometheus rule file (to stdout, or atomically to -o FILE).
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// Where to write the rule file.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,7 +166,7 @@ struct UpArgs {
 struct DeployArgs {
     #[command(flatten)]
     name: NameArgs,
-    /// Agent release to deploy (1.3.0, 1.4.2, 1.5.0).
+    /// Agent release to deploy (1.3.0, 1.4.2, 1.4.3, 1.5.0).
     #[arg(long = "version", value_name = "V")]
     release: String,
     /// Print one JSON object instead of text.
@@ -191,6 +236,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fault(FaultCommand::Revert(args)) => {
             fault::revert(args.id.as_deref(), args.all, args.sandbox.as_deref()).await
         }
+        Command::Watch(args) => {
+            let outputs = monitor::WatchOutputs {
+                json: args.json,
+                jsonl: args.jsonl.as_deref(),
+                webhook: args.webhook.as_deref(),
+            };
+            monitor::watch(&args.sandbox, outputs, args.interval, args.limit).await
+        }
+        Command::Rules(RulesCommand::List(args)) => monitor::list(args.json),
+        Command::Rules(RulesCommand::Export(args)) => monitor::export(args.output.as_deref()),
         Command::Cleanup(args) => sandbox::cleanup(args.images, args.json).await,
     }
 }

@@ -231,6 +231,11 @@ impl Database {
     }
 
     /// [`info`](Self::info) as of now.
+    /// When the feed was last updated, in Unix seconds.
+    pub fn updated_at_unix(&self) -> i64 {
+        self.updated_at.unix_timestamp()
+    }
+
     pub fn info_now(&self) -> DbInfo {
         self.info(OffsetDateTime::now_utc())
     }

@@ -87,6 +87,7 @@ pub struct Metrics {
     pub scan_failures: Family<ReasonLabels, Counter>,
     pub vulnerabilities_found: Family<SeverityLabels, Counter>,
     image_vulnerabilities: Family<SeverityLabels, Gauge>,
+    scanner_db_updated: Gauge,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     cache_entries: Gauge,
@@ -109,6 +110,7 @@ impl Metrics {
             scan_failures: Family::default(),
             vulnerabilities_found: Family::default(),
             image_vulnerabilities: Family::default(),
+            scanner_db_updated: Gauge::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             cache_entries: Gauge::default(),
@@ -219,11 +221,20 @@ impl Metrics {
             "Known vulnerabilities in the agent's own image (its SBOM), by severity, as of the last self-scan",
             metrics.image_vulnerabilities.clone(),
         );
+        r.register(
+            "docker_optimizer_scanner_db_updated_timestamp_seconds",
+            "Unix time of the scanner DB's last update (0 until it has been read)",
+            metrics.scanner_db_updated.clone(),
+        );
         r.register_collector(Box::new(ProcessCollector));
         for severity in ["critical", "high", "medium", "low"] {
             metrics.set_image_vulnerabilities(severity, 0);
         }
         metrics
+    }
+
+    pub fn set_scanner_db_updated(&self, unix_seconds: i64) {
+        self.scanner_db_updated.set(unix_seconds);
     }
 
     /// Sets the count of `severity` (lowercase, as in vulnerabilities_found).
@@ -303,7 +314,7 @@ mod tests {
     use super::*;
 
     /// The metric names of the README, as they appear on sample lines.
-    const CONTRACT_NAMES: [&str; 19] = [
+    const CONTRACT_NAMES: [&str; 21] = [
         "docker_optimizer_requests_total",
         "docker_optimizer_errors_total",
         "docker_optimizer_processing_duration_seconds_bucket",
@@ -323,6 +334,8 @@ mod tests {
         "docker_optimizer_disk_quota_bytes",
         "docker_optimizer_jobs_in_flight",
         "docker_optimizer_uptime_seconds",
+        "docker_optimizer_image_vulnerabilities",
+        "docker_optimizer_scanner_db_updated_timestamp_seconds",
     ];
 
     fn snapshot() -> Snapshot {

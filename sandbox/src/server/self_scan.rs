@@ -1,5 +1,6 @@
 //! The agent scans its own image: the SBOM the image carries ([`paths::SBOM_FILE`]) against the
 //! scanner's DB, at start and whenever the DB changes (an update, a newly published advisory).
+//! The same watch exports the DB's last update as a timestamp, for staleness alerts.
 //! A vulnerable dependency or base package then shows as
 //! `docker_optimizer_image_vulnerabilities{severity}` and a warning in the log, the way a
 //! registry's continuous scan reports on a running image.
@@ -13,7 +14,7 @@ use tokio::task::JoinHandle;
 use super::scanning;
 use super::state::AppState;
 use crate::paths;
-use crate::scanner::{self, ScanReport};
+use crate::scanner::{self, Database, ScanReport};
 
 /// How often the DB is checked for a change.
 const CHECK_INTERVAL: Duration = Duration::from_secs(5);
@@ -21,23 +22,22 @@ const CHECK_INTERVAL: Duration = Duration::from_secs(5);
 pub fn spawn(state: Arc<AppState>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let sbom = Path::new(paths::SBOM_FILE);
-        // Outside an image (tests, a developer's run) there is no SBOM to scan.
-        if !sbom.is_file() {
-            return;
-        }
         let mut scanned: Option<SystemTime> = None;
         let mut ticks = tokio::time::interval(CHECK_INTERVAL);
         loop {
             ticks.tick().await;
             let config = state.config();
             let scanner = &config.config.scanner;
-            if !scanner.enabled {
-                continue;
-            }
             let db_changed_at = std::fs::metadata(&scanner.db_path)
                 .and_then(|meta| meta.modified())
                 .ok();
             if db_changed_at.is_none() || db_changed_at == scanned {
+                continue;
+            }
+            record_db_age(&state, &scanner.db_path).await;
+            // Outside an image (tests, a developer's run) there is no SBOM to scan.
+            if !scanner.enabled || !sbom.is_file() {
+                scanned = db_changed_at;
                 continue;
             }
             let settings = scanning::settings(scanner, &state.tmp_dir());
@@ -53,6 +53,15 @@ pub fn spawn(state: Arc<AppState>) -> JoinHandle<()> {
             }
         }
     })
+}
+
+/// Exports when the DB was last updated, so a stale DB can alert before anyone scans.
+async fn record_db_age(state: &AppState, db: &Path) {
+    let db = db.to_path_buf();
+    // A DB that does not verify keeps the last good figure: scan failures tell that story.
+    if let Ok(Ok(database)) = tokio::task::spawn_blocking(move || Database::load(&db)).await {
+        state.metrics.set_scanner_db_updated(database.updated_at_unix());
+    }
 }
 
 fn record(state: &AppState, report: &ScanReport) {

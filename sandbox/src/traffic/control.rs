@@ -32,13 +32,17 @@ use super::outcome::{Endpoint, Outcome};
 use super::recorder::Recorder;
 use super::MAX_RATE;
 
-/// The most unique inputs per second: the client container has a quarter of a CPU.
-pub const MAX_UNIQUE_RATE: f64 = 50.0;
+/// The most unique inputs per second (a surge also raises the client container's CPU limit).
+pub const MAX_UNIQUE_RATE: f64 = 400.0;
 /// How long the poison client waits for an answer: longer than any agent request timeout, so
 /// it sees the agent's own 504 rather than giving up first.
 const POISON_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Unique inputs are big; they get more time than the base traffic.
 const UNIQUE_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Unique-input requests in flight at most; past it a request is refused client-side
+/// (`overload`), like a CI runner's connection pool, so a surge into a saturated agent cannot
+/// grow the traffic's memory without bound.
+const UNIQUE_MAX_IN_FLIGHT: usize = 64;
 /// How often an idle client looks whether it was switched on.
 const IDLE_POLL: Duration = Duration::from_millis(100);
 
@@ -342,6 +346,18 @@ fn send_generated(
     let request = client
         .post(format!("{target}{}", endpoint.path()))
         .json(&serde_json::json!({ "dockerfile": dockerfile }));
+    if recorder.in_flight() >= UNIQUE_MAX_IN_FLIGHT {
+        recorder.record(
+            endpoint,
+            Outcome::Overload,
+            None,
+            Some(format!(
+                "{}: {UNIQUE_MAX_IN_FLIGHT} requests already in flight",
+                endpoint.request_line()
+            )),
+        );
+        return;
+    }
     let recorder = Arc::clone(recorder);
     tokio::spawn(async move {
         let _in_flight = recorder.start_request();

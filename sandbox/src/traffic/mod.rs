@@ -210,7 +210,7 @@ async fn log_summaries(stats: &StatsState, interval: Duration) {
     ticker.tick().await; // the first tick is immediate and the window still empty
     loop {
         ticker.tick().await;
-        let report = stats.report();
+        let report = stats.report(None);
         tracing::info!(
             window_seconds = report.window_seconds,
             requests = report.requests,

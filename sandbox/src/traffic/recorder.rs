@@ -64,8 +64,9 @@ impl Recorder {
         self.lock_window().span()
     }
 
-    pub fn summary(&self) -> WindowSummary {
-        self.lock_window().summary(Instant::now())
+    /// The requests completed in the last `within` (capped at the window's span).
+    pub fn summary_within(&self, within: Duration) -> WindowSummary {
+        self.lock_window().summary_within(Instant::now(), within)
     }
 
     pub fn prometheus_text(&self) -> String {

@@ -1,8 +1,10 @@
-//! `GET /stats` (the sliding window as JSON) and `GET /metrics` (Prometheus text).
+//! `GET /stats[?window=SECONDS]` (the sliding window, or its most recent part, as JSON) and
+//! `GET /metrics` (Prometheus text).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -37,11 +39,20 @@ pub struct StatsState {
     pub control: Arc<Control>,
 }
 
+/// `GET /stats?window=SECONDS`: a view shorter than the full window (1 to its span).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct StatsQuery {
+    window: Option<u64>,
+}
+
 impl StatsState {
-    pub fn report(&self) -> StatsReport {
-        let summary = self.recorder.summary();
+    /// The summary of the last `window` (the whole sliding window when `None`).
+    pub fn report(&self, window: Option<Duration>) -> StatsReport {
+        let span = self.recorder.window_span();
+        let within = window.map_or(span, |w| w.clamp(Duration::from_secs(1), span));
+        let summary = self.recorder.summary_within(within);
         StatsReport {
-            window_seconds: self.recorder.window_span().as_secs(),
+            window_seconds: within.as_secs(),
             requests: summary.requests,
             errors: summary.errors,
             // Four decimals are plenty for a rate and keep the JSON readable.
@@ -65,8 +76,11 @@ pub fn router(state: StatsState) -> Router {
         .with_state(state)
 }
 
-async fn stats(State(state): State<StatsState>) -> Json<StatsReport> {
-    Json(state.report())
+async fn stats(
+    State(state): State<StatsState>,
+    Query(query): Query<StatsQuery>,
+) -> Json<StatsReport> {
+    Json(state.report(query.window.map(Duration::from_secs)))
 }
 
 async fn metrics(State(state): State<StatsState>) -> impl IntoResponse {

@@ -72,18 +72,30 @@ impl SlidingWindow {
         self.evict_before(completed_at);
     }
 
-    /// Summarises the requests completed in `(now - span, now]`, forgetting older ones.
-    pub fn summary(&mut self, now: Instant) -> WindowSummary {
+    /// Summarises the requests completed in the last `within` (at most the window's span, so
+    /// `Duration::MAX` means the whole window), forgetting those older than the span. A shorter
+    /// view serves monitors that must see a change sooner than a full window.
+    pub fn summary_within(&mut self, now: Instant, within: Duration) -> WindowSummary {
         self.evict_before(now);
-        let requests = self.samples.len() as u64;
-        let errors = self.count(|s| s.outcome.is_error());
-        let timeouts = self.count(|s| s.outcome == Outcome::Timeout);
-        let mut latencies: Vec<Duration> = self.samples.iter().filter_map(|s| s.latency).collect();
+        let within = within.min(self.span);
+        let recent = |at: Instant| now.saturating_duration_since(at) < within;
+        let samples: Vec<&Sample> = self
+            .samples
+            .iter()
+            .filter(|s| recent(s.completed_at))
+            .collect();
+        let requests = samples.len() as u64;
+        let errors = samples.iter().filter(|s| s.outcome.is_error()).count() as u64;
+        let timeouts = samples
+            .iter()
+            .filter(|s| s.outcome == Outcome::Timeout)
+            .count() as u64;
+        let mut latencies: Vec<Duration> = samples.iter().filter_map(|s| s.latency).collect();
         latencies.sort_unstable();
         let last_error = self
             .last_error
             .as_ref()
-            .filter(|(at, _)| self.is_inside(*at, now))
+            .filter(|(at, _)| recent(*at))
             .map(|(_, detail)| detail.clone());
         WindowSummary {
             requests,
@@ -99,10 +111,6 @@ impl SlidingWindow {
             p99_ms: percentile_ms(&latencies, 99.0),
             last_error,
         }
-    }
-
-    fn count(&self, predicate: impl Fn(&Sample) -> bool) -> u64 {
-        self.samples.iter().filter(|s| predicate(s)).count() as u64
     }
 
     fn is_inside(&self, at: Instant, now: Instant) -> bool {
@@ -140,11 +148,24 @@ mod tests {
     #[test]
     fn empty_window_has_no_errors_and_no_percentiles() {
         let mut window = SlidingWindow::new(Duration::from_secs(60));
-        let summary = window.summary(Instant::now());
+        let summary = window.summary_within(Instant::now(), Duration::MAX);
         assert_eq!(summary.requests, 0);
         assert_eq!(summary.error_rate, 0.0);
         assert_eq!(summary.p50_ms, None);
         assert_eq!(summary.last_error, None);
+    }
+
+    #[test]
+    fn a_shorter_view_sees_only_the_recent_requests() {
+        let mut window = SlidingWindow::new(Duration::from_secs(60));
+        let start = Instant::now();
+        window.record(start, Outcome::Success, Some(ms(5000)), None);
+        let now = start + Duration::from_secs(40);
+        window.record(now, Outcome::Success, Some(ms(10)), None);
+        let recent = window.summary_within(now, Duration::from_secs(30));
+        assert_eq!((recent.requests, recent.p95_ms), (1, Some(10.0)));
+        let whole = window.summary_within(now, Duration::from_secs(600));
+        assert_eq!((whole.requests, whole.p95_ms), (2, Some(5000.0)));
     }
 
     #[test]
@@ -154,7 +175,7 @@ mod tests {
         for latency in 1..=100 {
             window.record(now, Outcome::Success, Some(ms(latency)), None);
         }
-        let summary = window.summary(now);
+        let summary = window.summary_within(now, Duration::MAX);
         assert_eq!(summary.p50_ms, Some(50.0));
         assert_eq!(summary.p95_ms, Some(95.0));
         assert_eq!(summary.p99_ms, Some(99.0));
@@ -170,7 +191,7 @@ mod tests {
             Some(Duration::from_micros(12_345)),
             None,
         );
-        let summary = window.summary(now);
+        let summary = window.summary_within(now, Duration::MAX);
         assert_eq!(summary.p50_ms, Some(12.3));
         assert_eq!(summary.p99_ms, Some(12.3));
     }
@@ -193,7 +214,7 @@ mod tests {
             Some(ms(10_000)),
             Some("timed out".into()),
         );
-        let summary = window.summary(now);
+        let summary = window.summary_within(now, Duration::MAX);
         assert_eq!(summary.requests, 4);
         assert_eq!(summary.errors, 2);
         assert_eq!(summary.timeouts, 1);
@@ -206,7 +227,7 @@ mod tests {
         let mut window = SlidingWindow::new(Duration::from_secs(60));
         let now = Instant::now();
         window.record(now, Outcome::Overload, None, Some("overload".into()));
-        let summary = window.summary(now);
+        let summary = window.summary_within(now, Duration::MAX);
         assert_eq!((summary.requests, summary.errors), (1, 1));
         assert_eq!(summary.p50_ms, None);
     }
@@ -228,15 +249,15 @@ mod tests {
             None,
         );
 
-        let at_59s = window.summary(start + Duration::from_secs(59));
+        let at_59s = window.summary_within(start + Duration::from_secs(59), Duration::MAX);
         assert_eq!((at_59s.requests, at_59s.errors), (2, 1));
 
-        let at_60s = window.summary(start + Duration::from_secs(60));
+        let at_60s = window.summary_within(start + Duration::from_secs(60), Duration::MAX);
         assert_eq!((at_60s.requests, at_60s.errors), (1, 0));
         assert_eq!(at_60s.p99_ms, Some(10.0));
         assert_eq!(at_60s.last_error, None, "a recovered agent shows no error");
 
-        let at_90s = window.summary(start + Duration::from_secs(90));
+        let at_90s = window.summary_within(start + Duration::from_secs(90), Duration::MAX);
         assert_eq!(at_90s.requests, 0);
     }
 }

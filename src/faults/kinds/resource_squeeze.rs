@@ -17,12 +17,13 @@ pub const DOC: FaultDoc = FaultDoc {
     summary: "The agent container's CPU limit was lowered live (`docker update --cpus`).",
     params: &[ParamDoc {
         name: "cpus",
-        default: "0.2",
+        default: "0.05",
         kind: ParamType::Number {
-            min: 0.05,
+            min: 0.01,
             max: 0.9,
         },
-        help: "the lowered CPU limit, in CPUs",
+        help: "the lowered CPU limit, in CPUs (the normal traffic needs a few % of a CPU: \
+               below that the agent is pinned at its limit)",
     }],
     symptoms: "CPU % near the (new, low) limit under normal traffic; latency up; `docker inspect` \
                shows NanoCpus below the sandbox's 1 CPU",

@@ -1,16 +1,20 @@
 //! `traffic-surge`: demand multiplied. A newly onboarded team's CI starts linting every build's
-//! generated Dockerfile (~192 KiB, never cached: `/analyze`), so the agent gets `factor` times its
-//! normal request rate, and the new requests are the expensive kind. Nothing is broken: demand
-//! outgrew the agent's capacity, so the fix an SRE applies is capacity (`docker update --cpus`),
-//! not a restart.
+//! generated Dockerfile (~192 KiB, never cached: `/analyze`), so the agent needs `demand` times
+//! the CPU its limit gives it. Nothing is broken: demand outgrew the agent's capacity, so the fix
+//! an SRE applies is capacity (`docker update --cpus`), not a restart.
 
 #[path = "traffic_control.rs"]
 pub(super) mod traffic_control;
 
-use optimizer_agent::traffic::control::{StreamOperation, Template, UniqueInputs};
+use std::time::Duration;
+
+use bollard::models::ContainerUpdateBody;
+use futures_util::StreamExt;
+use optimizer_agent::traffic::control::{StreamOperation, Template, UniqueInputs, MAX_UNIQUE_RATE};
 use serde_json::{json, Value};
 
 use super::Fault;
+use crate::docker::stats;
 use crate::error::{Error, Result};
 use crate::faults::catalogue::{FaultDoc, ParamDoc};
 use crate::faults::params::{ParamType, Params};
@@ -24,23 +28,20 @@ pub const DOC: FaultDoc = FaultDoc {
     summary: "Client traffic multiplied by a new team's CI linting large Dockerfiles: the agent's \
               CPU limit is no longer enough for the demand.",
     params: &[ParamDoc {
-        name: "factor",
-        default: "5",
-        kind: ParamType::Number {
-            min: 1.5,
-            max: 20.0,
-        },
-        help: "how many times the normal request rate the agent gets (the extra requests are \
-               analyses of ~192 KiB Dockerfiles)",
+        name: "demand",
+        default: "1.5",
+        kind: ParamType::Number { min: 1.1, max: 4.0 },
+        help: "the CPU the traffic needs, in multiples of the agent's CPU limit (the surge's \
+               rate is calibrated at inject against the measured cost of one analysis)",
     }],
-    symptoms: "CPU % of the agent up in `docker stats` (about 5 % of a CPU per extra request/s; \
-               factor 5 adds 8 requests/s), p95/p99 latency and in-flight requests up on the \
-               traffic's /stats, docker_optimizer_requests_total{operation_type=\"analyze\"} \
-               rising fast, many trivy processes in `top`; nothing in the logs is an error: the \
-               agent is busy, not broken",
+    symptoms: "agent CPU pinned at its limit in `docker stats` within ~10 s, client p95/p99 latency \
+               and in-flight requests climbing on the traffic's /stats, then timeouts and `overload` \
+               refusals; docker_optimizer_requests_total{operation_type=\"analyze\"} rising fast, \
+               many trivy processes in `top`; nothing in the agent's logs is an error: it is busy, \
+               not broken",
     mitigated_by: "- (a restart only drops the requests in flight; the demand stays)",
     resolved_by: "add capacity: raise the agent's CPU limit live with `docker update --cpus N <agent>` to \
-                  what the surge needs (factor x the sandbox's limit, at most the host's CPUs); the \
+                  what the surge needs (demand x the sandbox's limit, at most the host's CPUs); the \
                   surge itself is legitimate demand, not something to block (revert ends it)",
     runbook: "scaling",
 };
@@ -48,26 +49,58 @@ pub const DOC: FaultDoc = FaultDoc {
 const NANO: f64 = 1_000_000_000.0;
 /// The new team's CI, as a traffic stream.
 const STREAM: &str = "new-team-ci";
-/// Its Dockerfiles: generated per build, large (each analysis costs the agent ~50 ms of CPU).
+/// Its Dockerfiles: generated per build, large, the expensive layout.
 const INPUT_BYTES: usize = 192 * 1024;
+/// The rate the cost of one analysis is measured at.
+const PROBE_RATE: f64 = 20.0;
+/// The client's CPU limit during the surge: a quarter of a CPU cannot send hundreds of
+/// 192 KiB requests a second.
+const SURGE_CLIENT_NANO_CPUS: i64 = 1_000_000_000;
 
 impl Fault for TrafficSurge {
     async fn inject(target: &FaultTarget, params: &Params) -> Result<Value> {
         let before = traffic_control::state(target).await?;
         let nano_cpus = target.nano_cpus().await?;
-        let extra = before.rate * (params.number("factor") - 1.0);
-        let stream = UniqueInputs {
-            rate: extra,
-            bytes: INPUT_BYTES,
-            operation: StreamOperation::Analyze,
-            template: Template::BuildSteps,
+        let client = target.sandbox.traffic_container.clone().ok_or_else(|| {
+            Error::FaultUnavailable {
+                kind: DOC.kind.to_string(),
+                reason: "the sandbox has no traffic container".to_string(),
+            }
+        })?;
+        let client_nano_cpus = container_nano_cpus(target, &client).await?;
+        let idle_cpu = mean_cpu_percent(target, 3).await?;
+        set_container_nano_cpus(target, &client, SURGE_CLIENT_NANO_CPUS).await?;
+        traffic_control::start_unique_inputs(target, STREAM, &surge(PROBE_RATE)).await?;
+        // Calibrate: what one analysis per second costs this agent, on this machine, in this
+        // build, so `demand` means the same on a laptop and in CI.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let probe_cpu = mean_cpu_percent(target, 3).await?;
+        let cost_per_request = ((probe_cpu - idle_cpu) / PROBE_RATE).max(0.05);
+        let limit_percent = if nano_cpus > 0 {
+            nano_cpus as f64 / NANO * 100.0
+        } else {
+            100.0
         };
-        traffic_control::start_unique_inputs(target, STREAM, &stream).await?;
-        Ok(json!({ "rate": before.rate, "nano_cpus": nano_cpus }))
+        let wanted = params.number("demand") * limit_percent - idle_cpu;
+        let rate = (wanted / cost_per_request).clamp(PROBE_RATE, MAX_UNIQUE_RATE);
+        traffic_control::start_unique_inputs(target, STREAM, &surge(rate)).await?;
+        Ok(json!({
+            "rate": before.rate,
+            "nano_cpus": nano_cpus,
+            "client_nano_cpus": client_nano_cpus,
+            "surge_rate": rate,
+            "cpu_percent_per_request": cost_per_request,
+        }))
     }
 
     async fn revert(target: &FaultTarget, record: &FaultRecord) -> Result<()> {
         traffic_control::stop_unique_inputs(target, STREAM).await?;
+        if let (Some(client), Some(baseline)) = (
+            target.sandbox.traffic_container.as_deref(),
+            record.baseline["client_nano_cpus"].as_i64(),
+        ) {
+            set_container_nano_cpus(target, client, baseline).await?;
+        }
         // Capacity the trainee added goes back too: the next drill starts from the same sandbox.
         if let Some(baseline) = record.baseline["nano_cpus"].as_i64() {
             if target.nano_cpus().await? != baseline {
@@ -107,14 +140,66 @@ impl Fault for TrafficSurge {
     }
 }
 
-/// The CPU limit the surge needs: the sandbox's limit times the factor, at most the host's CPUs
+fn surge(rate: f64) -> UniqueInputs {
+    UniqueInputs {
+        rate,
+        bytes: INPUT_BYTES,
+        operation: StreamOperation::Analyze,
+        template: Template::BuildSteps,
+    }
+}
+
+/// The agent's mean CPU (% of one core, as `docker stats`) over `samples` seconds.
+async fn mean_cpu_percent(target: &FaultTarget, samples: usize) -> Result<f64> {
+    let readings: Vec<f64> = stats::samples(&target.docker, target.container())
+        .skip(1)
+        .take(samples)
+        .map(|sample| sample.map(|s| s.cpu_percent))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    Ok(readings.iter().sum::<f64>() / readings.len().max(1) as f64)
+}
+
+async fn container_nano_cpus(target: &FaultTarget, container: &str) -> Result<i64> {
+    Ok(target
+        .docker
+        .inspect_container(container, None)
+        .await
+        .map_err(Error::docker(format!("inspecting {container}")))?
+        .host_config
+        .and_then(|h| h.nano_cpus)
+        .unwrap_or(0))
+}
+
+/// `docker update --cpus` of another container of the sandbox (the traffic client).
+async fn set_container_nano_cpus(target: &FaultTarget, container: &str, nano_cpus: i64) -> Result<()> {
+    target.journal.record_engine_action(format!(
+        "docker update --cpus {} {container}",
+        nano_cpus as f64 / NANO
+    ));
+    target
+        .docker
+        .update_container(
+            container,
+            ContainerUpdateBody {
+                nano_cpus: Some(nano_cpus),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(Error::docker(format!("updating the CPU limit of {container}")))
+}
+
+/// The CPU limit the surge needs: the sandbox's limit times the demand, at most the host's CPUs
 /// (the most `docker update --cpus` accepts).
 async fn needed_nano_cpus(target: &FaultTarget, record: &FaultRecord) -> Result<i64> {
     let baseline = match record.baseline["nano_cpus"].as_i64() {
         Some(limit) if limit > 0 => limit,
         _ => NANO as i64,
     };
-    let factor = record.params.number("factor");
+    let demand = record.params.number("demand");
     let host_cpus = target
         .docker
         .info()
@@ -122,6 +207,6 @@ async fn needed_nano_cpus(target: &FaultTarget, record: &FaultRecord) -> Result<
         .map_err(Error::docker("reading the engine's CPU count"))?
         .ncpu
         .unwrap_or(1);
-    let wanted = (baseline as f64 * factor) as i64;
+    let wanted = (baseline as f64 * demand) as i64;
     Ok(wanted.min(host_cpus * NANO as i64))
 }
