@@ -83,9 +83,19 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Symptom)> {
         ("cert-expiring", vec![], HealthCheck("tls")),
         ("cert-expired", vec![], Unhealthy),
         ("bad-release", vec![], ClientErrors),
-        ("traffic-surge", vec![], CpuAtLeast(50.0)),
+        ("traffic-surge", vec![], CpuAtLeast(90.0)),
         ("resource-squeeze", vec![], CpuLimitLowered),
         ("metrics-stale", vec![], MetricsFrozen),
+        (
+            "vulnerable-dependency",
+            vec![],
+            MetricRises("docker_optimizer_image_vulnerabilities"),
+        ),
+        (
+            "base-image-cve",
+            vec![],
+            MetricRises("docker_optimizer_image_vulnerabilities"),
+        ),
     ]
 }
 

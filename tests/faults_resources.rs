@@ -100,12 +100,12 @@ fn resource_squeeze_revert_restores_the_exact_limit() {
     let sandbox = TestSandbox::up("squeeze-revert");
     let baseline = nano_cpus(&sandbox);
     let id = sandbox.inject("resource-squeeze", &[]);
-    assert_eq!(nano_cpus(&sandbox), 50_000_000, "default cpus=0.05");
+    assert_eq!(nano_cpus(&sandbox), 20_000_000, "default cpus=0.02");
     // firedrill's own engine action is on record, so the audit can leave it out of the trainee's.
     let status = sandbox.fault_status(&id).expect("the fault is recorded");
     let own_actions = status["own_actions"].to_string();
     assert!(
-        own_actions.contains("docker update --cpus 0.05"),
+        own_actions.contains("docker update --cpus 0.02"),
         "{own_actions}"
     );
     sandbox.revert(&id);

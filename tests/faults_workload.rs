@@ -296,7 +296,12 @@ fn traffic_surge_is_resolved_by_adding_capacity() {
 
     // The documented fix: more CPU for the agent (1.5x the limit, at most the host's CPUs).
     let host_cpus = stdout(&docker(&["info", "--format", "{{.NCPU}}"]));
-    let cpus = host_cpus.trim().parse::<f64>().unwrap().min(1.5).to_string();
+    let cpus = host_cpus
+        .trim()
+        .parse::<f64>()
+        .unwrap()
+        .min(1.5)
+        .to_string();
     assert_success(
         &docker(&["update", "--cpus", &cpus, &sandbox.container()]),
         "docker update --cpus",

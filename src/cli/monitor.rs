@@ -117,6 +117,10 @@ pub fn export(output: Option<&Path>) -> Result<ExitCode> {
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io_error)?;
     std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io_error)?;
     file.persist(path).map_err(|e| io_error(e.error))?;
-    eprintln!("firedrill: wrote {} rules to {}", RuleSet::defaults().rules().len(), path.display());
+    eprintln!(
+        "firedrill: wrote {} rules to {}",
+        RuleSet::defaults().rules().len(),
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

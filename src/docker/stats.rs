@@ -17,6 +17,10 @@ pub struct ResourceSample {
     pub memory_bytes: u64,
     /// The container's memory limit.
     pub memory_limit_bytes: u64,
+    /// CFS scheduling periods so far, and those in which the CPU quota throttled the container
+    /// (cumulative; 0 without a quota).
+    pub cpu_periods: u64,
+    pub cpu_throttled_periods: u64,
 }
 
 impl ResourceSample {
@@ -91,6 +95,18 @@ pub fn memory_used(stats: &ContainerStatsResponse) -> u64 {
     }
 }
 
+/// `(periods, throttled periods)` of the container's CPU quota, cumulative.
+fn throttling(stats: &ContainerStatsResponse) -> (u64, u64) {
+    let data = stats
+        .cpu_stats
+        .as_ref()
+        .and_then(|c| c.throttling_data.as_ref());
+    (
+        data.and_then(|t| t.periods).unwrap_or(0),
+        data.and_then(|t| t.throttled_periods).unwrap_or(0),
+    )
+}
+
 /// The engine's stats stream of `container` (about one sample a second), as figures.
 pub fn samples(docker: &Docker, container: &str) -> impl Stream<Item = Result<ResourceSample>> {
     let container_name = container.to_string();
@@ -118,6 +134,8 @@ pub fn samples(docker: &Docker, container: &str) -> impl Stream<Item = Result<Re
                     .as_ref()
                     .and_then(|m| m.limit)
                     .unwrap_or(0),
+                cpu_periods: throttling(&stats).0,
+                cpu_throttled_periods: throttling(&stats).1,
             };
             previous = Some(stats);
             Ok(sample)
@@ -183,6 +201,8 @@ mod tests {
             cpu_percent: 0.0,
             memory_bytes: 64,
             memory_limit_bytes: 256,
+            cpu_periods: 0,
+            cpu_throttled_periods: 0,
         };
         assert_eq!(sample.memory_percent(), 25.0);
     }

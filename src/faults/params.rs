@@ -129,7 +129,7 @@ mod tests {
     #[test]
     fn defaults_fill_what_is_not_set() {
         let params = Params::parse(FaultKind::ResourceSqueeze, &[]).unwrap();
-        assert_eq!(params.number("cpus"), 0.05);
+        assert_eq!(params.number("cpus"), 0.02);
         let params = Params::parse(FaultKind::ResourceSqueeze, &["cpus=0.5".to_string()]).unwrap();
         assert_eq!(params.number("cpus"), 0.5);
     }

@@ -114,6 +114,10 @@ fn condition(rule: &Rule) -> String {
             "100 * sum by (name) (container_memory_working_set_bytes{{{AGENT_CONTAINER}}}) \
              / sum by (name) (container_spec_memory_limit_bytes{{{AGENT_CONTAINER}}})"
         )),
+        Signal::CpuThrottledPercent => compare(format!(
+            "100 * sum by (name) (rate(container_cpu_cfs_throttled_periods_total{{{AGENT_CONTAINER}}}[1m])) \
+             / sum by (name) (rate(container_cpu_cfs_periods_total{{{AGENT_CONTAINER}}}[1m]))"
+        )),
         // Client-side signals come from the traffic generator's own metrics, as the monitor's
         // samplers take them from its window.
         Signal::ResponseTimeP95Seconds => compare(
@@ -231,7 +235,7 @@ mod tests {
             [
                 ("docker-optimizer-runbook-thresholds", 10),
                 ("docker-optimizer-agent", 6),
-                ("firedrill-drills", 7),
+                ("firedrill-drills", 8),
             ]
         );
         for rule in file.groups.iter().flat_map(|g| &g.rules) {

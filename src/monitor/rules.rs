@@ -308,7 +308,7 @@ pub enum RuleError {
 pub struct RuleSet(Vec<Rule>);
 
 /// The summary and description templates of each default alert name.
-const TEXTS: [(&str, &str, &str); 17] = [
+const TEXTS: [(&str, &str, &str); 18] = [
     (
         "AgentHighCpu",
         "CPU at {value} % of the container's limit ({severity} above {threshold} %)",
@@ -405,6 +405,13 @@ const TEXTS: [(&str, &str, &str); 17] = [
          crash loop.",
     ),
     (
+        "AgentCpuThrottled",
+        "CPU throttled in {value} % of scheduling periods (warning above {threshold} %)",
+        "The agent container hit its CPU quota in more than {threshold} % of its scheduling \
+         periods for at least {for}: its CPU limit is too low for its work, whatever the CPU % \
+         average says.",
+    ),
+    (
         "AgentOomKilled",
         "Agent container OOM-killed in the last 5 minutes",
         "The kernel's OOM killer ended a process of the agent container in the last 5 minutes: \
@@ -435,12 +442,12 @@ impl RuleSet {
         // `CertificateExpired` is `days_left < 0`: a certificate is valid up to and including
         // its notAfter second (RFC 5280), so it has expired once the time left is negative.
         #[rustfmt::skip]
-        const ROWS: [Row; 23] = [
+        const ROWS: [Row; 24] = [
             // group           alert                        severity  signal                  cmp    threshold for(s) runbook
             (RunbookThresholds, "AgentHighCpu",              Warning,  CpuPercent,             Above, 70.0,     30, "high-cpu-usage"),
             (RunbookThresholds, "AgentHighCpu",              Critical, CpuPercent,             Above, 90.0,     30, "high-cpu-usage"),
-            (RunbookThresholds, "AgentHighMemory",           Warning,  MemoryPercent,          Above, 80.0,     30, "memory-leaks"),
-            (RunbookThresholds, "AgentHighMemory",           Critical, MemoryPercent,          Above, 95.0,     15, "memory-leaks"),
+            (RunbookThresholds, "AgentHighMemory",           Warning,  MemoryPercent,          Above, 80.0,     10, "memory-leaks"),
+            (RunbookThresholds, "AgentHighMemory",           Critical, MemoryPercent,          Above, 95.0,      5, "memory-leaks"),
             (RunbookThresholds, "AgentSlowResponses",        Warning,  ResponseTimeP95Seconds, Above, 2.0,      30, "performance-degradation"),
             (RunbookThresholds, "AgentSlowResponses",        Critical, ResponseTimeP95Seconds, Above, 5.0,      30, "performance-degradation"),
             (RunbookThresholds, "AgentHighErrorRate",        Warning,  ErrorRatePercent,       Above, 1.0,      30, "alert-triage"),
@@ -460,6 +467,7 @@ impl RuleSet {
             (DrillRules,        "AgentMetricsStale",         Warning,  MetricsAgeSeconds,      Above, 60.0,     30, "metric-validation"),
             (DrillRules,        "AgentRestarting",           Warning,  RestartsLast5m,         Above, 2.0,       0, "service-unavailable"),
             (DrillRules,        "AgentOomKilled",            Critical, OomKilled,              Above, 0.0,       0, "memory-leaks"),
+            (DrillRules,        "AgentCpuThrottled",         Warning,  CpuThrottledPercent,    Above, 25.0,     30, "capacity-planning"),
         ];
 
         RuleSet(
@@ -630,7 +638,7 @@ mod tests {
     #[test]
     fn defaults_hold_the_runbook_table_and_pass_their_own_checks() {
         let rules = RuleSet::defaults();
-        assert_eq!(rules.rules().len(), 23);
+        assert_eq!(rules.rules().len(), 24);
         let cpu = rule(&rules, "AgentHighCpu", Severity::Critical);
         assert_eq!(
             (cpu.signal, cpu.comparison, cpu.threshold, cpu.for_),
@@ -643,7 +651,7 @@ mod tests {
         );
         assert_eq!(
             rule(&rules, "AgentHighMemory", Severity::Critical).for_,
-            Duration::from_secs(15)
+            Duration::from_secs(5)
         );
         let mut keys: Vec<(&str, &str)> = rules
             .iter()
@@ -651,7 +659,7 @@ mod tests {
             .collect();
         keys.sort();
         keys.dedup();
-        assert_eq!(keys.len(), 23, "an alert/severity pair appears twice");
+        assert_eq!(keys.len(), 24, "an alert/severity pair appears twice");
         assert_eq!(alert_names(rules.rules()).len(), TEXTS.len());
         check_pairs(rules.rules()).unwrap();
     }
@@ -729,7 +737,7 @@ mod tests {
         assert_eq!(critical.for_, Duration::from_secs(5));
         assert_eq!(
             rule(&rules, "AgentHighMemory", Severity::Warning).for_,
-            Duration::from_secs(30)
+            Duration::from_secs(10)
         );
     }
 
@@ -745,7 +753,7 @@ mod tests {
                 threshold("ScannerDbStale", None, 30.0),
             ])
             .unwrap();
-        assert_eq!(rules.rules().len(), 22);
+        assert_eq!(rules.rules().len(), 23);
         assert!(rules.iter().all(|r| r.alert != "AgentRestarting"));
         assert_eq!(
             rule(&rules, "ScannerDbStale", Severity::Warning).threshold,
@@ -766,7 +774,7 @@ mod tests {
             ),
             "{message}"
         );
-        assert!(message.ends_with("AgentOomKilled"), "{message}");
+        assert!(message.ends_with("AgentCpuThrottled"), "{message}");
     }
 
     #[test]

@@ -25,6 +25,8 @@ use crate::docker::stats::{self, ResourceSample};
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The span of the traffic's statistics the rules see: short enough to page within a minute.
 const TRAFFIC_WINDOW_SECONDS: u64 = 30;
+/// How far back CPU throttling is measured.
+const THROTTLING_WINDOW: Duration = Duration::from_secs(30);
 /// How far back restarts and OOM kills count.
 const RECENT: Duration = Duration::from_secs(300);
 /// A stats reading older than this is no data (the stream stalls while the container is down).
@@ -46,6 +48,8 @@ pub struct SandboxSampler {
 #[derive(Debug, Default)]
 struct Shared {
     resources: Option<(Instant, ResourceSample)>,
+    /// Recent `(when, periods, throttled periods)` of the CPU quota, oldest first.
+    throttling: VecDeque<(Instant, u64, u64)>,
     container: ContainerWatch,
     /// The CPU limit in cores (the host's CPUs when unlimited).
     cpu_limit: f64,
@@ -114,6 +118,9 @@ impl SandboxSampler {
                     sample = sample
                         .with(Signal::CpuPercent, resources.cpu_percent / limit)
                         .with(Signal::MemoryPercent, resources.memory_percent());
+                    if let Some(percent) = throttled_percent(&shared.throttling) {
+                        sample = sample.with(Signal::CpuThrottledPercent, percent);
+                    }
                 }
             }
             sample = sample
@@ -126,7 +133,8 @@ impl SandboxSampler {
                     f64::from(u8::from(shared.container.oom_within(now, RECENT))),
                 );
         }
-        if let Some(report) = traffic.and_then(|text| serde_json::from_str::<StatsReport>(&text).ok())
+        if let Some(report) =
+            traffic.and_then(|text| serde_json::from_str::<StatsReport>(&text).ok())
         {
             if let Some(p95_ms) = report.p95_ms {
                 sample = sample.with(Signal::ResponseTimeP95Seconds, p95_ms / 1000.0);
@@ -139,7 +147,12 @@ impl SandboxSampler {
     }
 
     async fn get_text(&self, base: Option<&str>, path: &str) -> Option<String> {
-        let response = self.client.get(format!("{}{path}", base?)).send().await.ok()?;
+        let response = self
+            .client
+            .get(format!("{}{path}", base?))
+            .send()
+            .await
+            .ok()?;
         if !response.status().is_success() {
             return None;
         }
@@ -153,6 +166,22 @@ impl Drop for SandboxSampler {
             task.abort();
         }
     }
+}
+
+/// The share of scheduling periods throttled across `window`; `None` until it spans two readings.
+fn throttled_percent(window: &VecDeque<(Instant, u64, u64)>) -> Option<f64> {
+    let (&(_, first_periods, first_throttled), &(_, last_periods, last_throttled)) =
+        (window.front()?, window.back()?);
+    let periods = last_periods.checked_sub(first_periods)?;
+    if window.len() < 2 {
+        return None;
+    }
+    // No runnable period at all (an idle container) is no throttling.
+    if periods == 0 {
+        return Some(0.0);
+    }
+    let throttled = last_throttled.saturating_sub(first_throttled);
+    Some(throttled as f64 * 100.0 / periods as f64)
 }
 
 /// The container's CPU limit in cores; the host's CPU count when it has none.
@@ -178,7 +207,24 @@ async fn follow_stats(docker: Docker, container: String, shared: Arc<Mutex<Share
     loop {
         let mut readings = Box::pin(stats::samples(&docker, &container).skip(1));
         while let Some(Ok(reading)) = readings.next().await {
-            shared.lock().expect("sampler state").resources = Some((Instant::now(), reading));
+            let now = Instant::now();
+            let mut state = shared.lock().expect("sampler state");
+            state.resources = Some((now, reading));
+            let window = &mut state.throttling;
+            // A new container (a deploy, a restart keeps the cgroup) starts its counters anew.
+            if window
+                .back()
+                .is_some_and(|&(_, periods, _)| periods > reading.cpu_periods)
+            {
+                window.clear();
+            }
+            window.push_back((now, reading.cpu_periods, reading.cpu_throttled_periods));
+            while window
+                .front()
+                .is_some_and(|&(at, _, _)| now.duration_since(at) > THROTTLING_WINDOW)
+            {
+                window.pop_front();
+            }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -263,6 +309,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn throttling_is_the_share_of_periods_across_the_window() {
+        let start = Instant::now();
+        let mut window = VecDeque::from([(start, 1000, 600)]);
+        assert_eq!(throttled_percent(&window), None);
+        window.push_back((start + Duration::from_secs(10), 1070, 615));
+        let percent = throttled_percent(&window).unwrap();
+        assert!((percent - 15.0 * 100.0 / 70.0).abs() < 1e-9);
+        window.push_back((start + Duration::from_secs(20), 1070, 615));
+        window.pop_front();
+        window.pop_front();
+        window.push_back((start + Duration::from_secs(30), 1070, 615));
+        assert_eq!(throttled_percent(&window), Some(0.0), "idle");
+    }
+
+    #[test]
     fn events_tell_running_deaths_and_ooms() {
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
         let mut watch = ContainerWatch::default();
@@ -275,7 +336,10 @@ mod tests {
             watch.apply("start", at);
         }
         watch.apply("oom", start + Duration::from_secs(30));
-        watch.apply("exec_start: agentctl status", start + Duration::from_secs(31));
+        watch.apply(
+            "exec_start: agentctl status",
+            start + Duration::from_secs(31),
+        );
         let now = start + Duration::from_secs(40);
         assert!(watch.running);
         assert_eq!(watch.deaths_within(now, RECENT), 3);

@@ -302,7 +302,11 @@ mod tests {
         let days = sample.get(Signal::CertificateDaysLeft).unwrap();
         assert!((days - (1_000_000.0 - 100.0) / 86_400.0).abs() < 1e-9);
         assert_eq!(sample.get(Signal::MetricsAgeSeconds), Some(0.0));
-        assert_eq!(sample.get(Signal::ScanFailuresPerMinute), None, "one scrape");
+        assert_eq!(
+            sample.get(Signal::ScanFailuresPerMinute),
+            None,
+            "one scrape"
+        );
     }
 
     #[test]
@@ -339,7 +343,11 @@ mod tests {
         history.record(at(50), &exposition(2, 0, 0, 0));
         let sample = history.signals(Sample::new(at(50)), at(50));
         assert_eq!(sample.get(Signal::MetricsAgeSeconds), Some(0.0));
-        assert_eq!(sample.get(Signal::ScanFailuresPerMinute), None, "counters reset");
+        assert_eq!(
+            sample.get(Signal::ScanFailuresPerMinute),
+            None,
+            "counters reset"
+        );
         // A dead exporter is not a frozen one; its gauges go stale after five minutes.
         history.record_failure();
         let sample = history.signals(Sample::new(at(60)), at(60));

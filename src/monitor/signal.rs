@@ -16,6 +16,9 @@ pub enum Signal {
     /// Percent of the container's memory limit, `docker stats` style (inactive file cache not
     /// counted).
     MemoryPercent,
+    /// Percent of the CFS scheduling periods (over the last 30 s) in which the container was
+    /// throttled at its CPU quota: a limit too low for the work, even when the CPU % looks low.
+    CpuThrottledPercent,
     /// Seconds: client-side p95 latency of the synthetic traffic over the last 60 s.
     ResponseTimeP95Seconds,
     /// Percent of the synthetic traffic's requests over the last 60 s that failed (5xx, 429,
@@ -54,9 +57,10 @@ pub enum Signal {
 
 impl Signal {
     /// Every signal, in declaration order.
-    pub const ALL: [Signal; 16] = [
+    pub const ALL: [Signal; 17] = [
         Signal::CpuPercent,
         Signal::MemoryPercent,
+        Signal::CpuThrottledPercent,
         Signal::ResponseTimeP95Seconds,
         Signal::ErrorRatePercent,
         Signal::DiskPercent,

@@ -21,9 +21,14 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub enum Sink {
     /// stdout: page lines prefixed with the sandbox, or JSONL.
-    Console { json: bool },
+    Console {
+        json: bool,
+    },
     /// JSONL appended to a file, flushed per event so `tail -f` sees each page.
-    File { path: PathBuf, file: std::fs::File },
+    File {
+        path: PathBuf,
+        file: std::fs::File,
+    },
     Webhook(Webhook),
 }
 

@@ -60,7 +60,9 @@ async fn record_db_age(state: &AppState, db: &Path) {
     let db = db.to_path_buf();
     // A DB that does not verify keeps the last good figure: scan failures tell that story.
     if let Ok(Ok(database)) = tokio::task::spawn_blocking(move || Database::load(&db)).await {
-        state.metrics.set_scanner_db_updated(database.updated_at_unix());
+        state
+            .metrics
+            .set_scanner_db_updated(database.updated_at_unix());
     }
 }
 

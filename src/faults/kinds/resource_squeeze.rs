@@ -17,16 +17,20 @@ pub const DOC: FaultDoc = FaultDoc {
     summary: "The agent container's CPU limit was lowered live (`docker update --cpus`).",
     params: &[ParamDoc {
         name: "cpus",
-        default: "0.05",
+        default: "0.02",
         kind: ParamType::Number {
             min: 0.01,
             max: 0.9,
         },
         help: "the lowered CPU limit, in CPUs (the normal traffic needs a few % of a CPU: \
-               below that the agent is pinned at its limit)",
+               below that the agent is throttled most of the time)",
     }],
-    symptoms: "CPU % near the (new, low) limit under normal traffic; latency up; `docker inspect` \
-               shows NanoCpus below the sandbox's 1 CPU",
+    symptoms:
+        "the container is throttled at its CPU quota in about half of its scheduling periods \
+               (cpu_stats.throttling_data in the engine's stats, cAdvisor's \
+               container_cpu_cfs_throttled_periods_total), so requests queue behind the quota and \
+               latency rises while `docker stats` CPU % stays a few %; `docker inspect` shows \
+               NanoCpus below the sandbox's 1 CPU",
     mitigated_by: "-",
     resolved_by: "`docker update --cpus 1 <container>` (a restart keeps the lowered limit)",
     runbook: "capacity-planning",

@@ -61,12 +61,15 @@ impl Fault for TrafficSurge {
     async fn inject(target: &FaultTarget, params: &Params) -> Result<Value> {
         let before = traffic_control::state(target).await?;
         let nano_cpus = target.nano_cpus().await?;
-        let client = target.sandbox.traffic_container.clone().ok_or_else(|| {
-            Error::FaultUnavailable {
-                kind: DOC.kind.to_string(),
-                reason: "the sandbox has no traffic container".to_string(),
-            }
-        })?;
+        let client =
+            target
+                .sandbox
+                .traffic_container
+                .clone()
+                .ok_or_else(|| Error::FaultUnavailable {
+                    kind: DOC.kind.to_string(),
+                    reason: "the sandbox has no traffic container".to_string(),
+                })?;
         let client_nano_cpus = container_nano_cpus(target, &client).await?;
         let idle_cpu = mean_cpu_percent(target, 3).await?;
         set_container_nano_cpus(target, &client, SURGE_CLIENT_NANO_CPUS).await?;
@@ -174,7 +177,11 @@ async fn container_nano_cpus(target: &FaultTarget, container: &str) -> Result<i6
 }
 
 /// `docker update --cpus` of another container of the sandbox (the traffic client).
-async fn set_container_nano_cpus(target: &FaultTarget, container: &str, nano_cpus: i64) -> Result<()> {
+async fn set_container_nano_cpus(
+    target: &FaultTarget,
+    container: &str,
+    nano_cpus: i64,
+) -> Result<()> {
     target.journal.record_engine_action(format!(
         "docker update --cpus {} {container}",
         nano_cpus as f64 / NANO
@@ -189,7 +196,9 @@ async fn set_container_nano_cpus(target: &FaultTarget, container: &str, nano_cpu
             },
         )
         .await
-        .map_err(Error::docker(format!("updating the CPU limit of {container}")))
+        .map_err(Error::docker(format!(
+            "updating the CPU limit of {container}"
+        )))
 }
 
 /// The CPU limit the surge needs: the sandbox's limit times the demand, at most the host's CPUs
