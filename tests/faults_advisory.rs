@@ -38,19 +38,8 @@ fn advisory_id(sandbox: &TestSandbox, id: &str) -> String {
         .to_string()
 }
 
-fn deploy(sandbox: &TestSandbox, version: &str) {
-    let output = firedrill()
-        .args([
-            "sandbox",
-            "deploy",
-            "--name",
-            &sandbox.name,
-            "--version",
-            version,
-        ])
-        .output()
-        .unwrap();
-    assert_success(&output, &format!("sandbox deploy --version {version}"));
+fn deploy_and_wait(sandbox: &TestSandbox, version: &str) {
+    sandbox.deploy(version);
     sandbox.wait_until_live(Duration::from_secs(60));
 }
 
@@ -89,7 +78,7 @@ fn vulnerable_dependency_holds_until_the_patch_release_ships_the_fix() {
 
     // The documented fix: the security patch release. The DB still carries the advisory (the
     // scanner cache outlives the deploy); the new image's SBOM ships the fixed version.
-    deploy(&sandbox, "1.4.3");
+    deploy_and_wait(&sandbox, "1.4.3");
     assert_eq!(sandbox.root_cause_present(&id), Some(false));
     assert!(stdout(&sandbox.exec(&["cat", DB])).contains(&advisory));
     assert_self_scan_reports(&sandbox, "critical", 0.0);
@@ -133,7 +122,7 @@ fn base_image_cve_survives_a_redeploy_of_the_same_release_and_reverts_cleanly() 
     assert_eq!(sandbox.root_cause_present(&id), Some(true));
 
     // Redeploying the same release brings the same base back: still affected, still reported.
-    deploy(&sandbox, "1.4.2");
+    deploy_and_wait(&sandbox, "1.4.2");
     assert_eq!(sandbox.root_cause_present(&id), Some(true));
     assert_self_scan_reports(&sandbox, "high", 1.0);
 
@@ -145,7 +134,7 @@ fn base_image_cve_survives_a_redeploy_of_the_same_release_and_reverts_cleanly() 
     assert!(!stdout(&mirror).contains(&advisory));
 
     // A sandbox on the patch release has nothing to be vulnerable in.
-    deploy(&sandbox, "1.4.3");
+    deploy_and_wait(&sandbox, "1.4.3");
     let refused = firedrill()
         .args([
             "fault",

@@ -159,21 +159,6 @@ fn bad_config_refuses_a_push_the_agent_would_accept() {
     assert_eq!(agent_state(&sandbox), "running 0");
 }
 
-fn deploy(sandbox: &TestSandbox, version: &str) {
-    let output = firedrill()
-        .args([
-            "sandbox",
-            "deploy",
-            "--name",
-            &sandbox.name,
-            "--version",
-            version,
-        ])
-        .output()
-        .unwrap();
-    assert_success(&output, &format!("sandbox deploy --version {version}"));
-}
-
 #[test]
 fn bad_config_is_also_rolled_back_by_redeploying_the_release() {
     require_docker!();
@@ -183,7 +168,7 @@ fn bad_config_is_also_rolled_back_by_redeploying_the_release() {
 
     // The file lives in the container, not on the data volume: a new container of the release
     // comes with the release's shipped config.
-    deploy(&sandbox, "1.4.2");
+    sandbox.deploy("1.4.2");
     assert_eq!(agent_state(&sandbox), "running 0");
     assert_eq!(sandbox.root_cause_present(&id), Some(false));
 
@@ -257,7 +242,7 @@ fn bad_release_fails_requests_until_it_is_rolled_back() {
     assert_eq!(sandbox.root_cause_present(&id), Some(true));
 
     // The documented fix: roll back to the previous release.
-    deploy(&sandbox, "1.4.2");
+    sandbox.deploy("1.4.2");
     assert_eq!(version(&sandbox), "1.4.2");
     assert_eq!(optimize_multi_stage(&sandbox), 200);
     assert_eq!(sandbox.root_cause_present(&id), Some(false));

@@ -156,7 +156,9 @@ fn run_cases(prefix: &str, cases: &[Case]) -> (Vec<String>, Vec<String>) {
     let mut report = Vec::new();
     let mut failures = Vec::new();
     for case in cases {
-        // A page still firing from an earlier case (a crash loop's error rate) cannot be timed.
+        // Take in what the last case left, then: a page still firing from an earlier case (a
+        // crash loop's error rate, a surge's throttling) cannot be timed.
+        watch.drain(Duration::from_secs(2));
         if watch.is_firing(case.alert, case.severity)
             && watch
                 .wait_for("resolved", case.alert, Some(case.severity), RESOLVE_BOUND)
@@ -213,10 +215,13 @@ fn every_fault_kind_pages_within_its_bound_and_resolves_after_revert() {
         (
             "pages-cpu",
             vec![
-                case("cpu-runaway", &[], "AgentHighCpu", "critical", 60),
-                case("cpu-burn", &[], "AgentHighCpu", "critical", 60),
-                case("traffic-surge", &[], "AgentHighCpu", "critical", 75),
+                // First: the CPU faults after it leave throttling behind for the window's 30 s.
                 case("resource-squeeze", &[], "AgentCpuThrottled", "warning", 75),
+                // CPU pages wait 30 s of CPU above 90 %: the other sandboxes of this test share
+                // the two cores, so the bounds leave room for dips.
+                case("cpu-runaway", &[], "AgentHighCpu", "critical", 90),
+                case("cpu-burn", &[], "AgentHighCpu", "critical", 90),
+                case("traffic-surge", &[], "AgentHighCpu", "critical", 90),
             ],
         ),
         (

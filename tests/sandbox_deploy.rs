@@ -8,23 +8,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{json, Value};
 
-fn deploy(sandbox: &TestSandbox, version: &str) -> Value {
-    let output = firedrill()
-        .args([
-            "sandbox",
-            "deploy",
-            "--name",
-            &sandbox.name,
-            "--version",
-            version,
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert_success(&output, &format!("sandbox deploy --version {version}"));
-    serde_json::from_slice(&output.stdout).expect("deploy --json prints JSON")
-}
-
 fn inspect(sandbox: &TestSandbox, format: &str) -> String {
     stdout(&docker(&[
         "inspect",
@@ -66,7 +49,7 @@ fn deploy_rolls_the_release_and_keeps_urls_data_env_limits_and_traffic() {
     // Nothing the deployed containers write can be as old as the record (see the prune below).
     std::thread::sleep(Duration::from_secs(2));
 
-    let older = deploy(&sandbox, "1.3.0");
+    let older = sandbox.deploy("1.3.0");
     assert_eq!(older["version"], "1.3.0");
     assert_eq!(older["previous_version"], "1.4.2");
     assert_eq!(older["health"], "healthy");
@@ -102,7 +85,7 @@ fn deploy_rolls_the_release_and_keeps_urls_data_env_limits_and_traffic() {
         "1.3.0"
     );
 
-    let back = deploy(&sandbox, "1.4.2");
+    let back = sandbox.deploy("1.4.2");
     assert_eq!(back["version"], "1.4.2");
     assert_eq!(back["previous_version"], "1.3.0");
     assert_eq!(back["http"], sandbox.info["http"]);

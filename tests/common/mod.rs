@@ -215,6 +215,17 @@ impl TestSandbox {
         assert_success(&output, &format!("fault revert {id}"));
     }
 
+    /// `firedrill sandbox deploy --version <version> --json`, asserting success; its answer.
+    pub fn deploy(&self, version: &str) -> Value {
+        let output = firedrill()
+            .args(["sandbox", "deploy", "--name", &self.name])
+            .args(["--version", version, "--json"])
+            .output()
+            .unwrap();
+        assert_success(&output, &format!("sandbox deploy --version {version}"));
+        serde_json::from_slice(&output.stdout).expect("deploy --json prints JSON")
+    }
+
     /// `docker restart` of the agent, then wait until it answers `/health/live` again.
     pub fn restart_agent(&self) {
         assert_success(&docker(&["restart", &self.container()]), "docker restart");
