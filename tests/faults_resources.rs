@@ -110,6 +110,25 @@ fn resource_squeeze_revert_restores_the_exact_limit() {
     );
     sandbox.revert(&id);
     assert_eq!(nano_cpus(&sandbox), baseline);
+    // The session's own-action log holds the inject's and the revert's engine actions alike.
+    let session = sandbox.info["session"].as_str().unwrap();
+    let log = state_dir()
+        .join("faults/own-actions")
+        .join(format!("{session}.jsonl"));
+    let log = std::fs::read_to_string(&log).expect("the session's own-action log");
+    let commands: Vec<String> = log
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["command"].to_string())
+        .collect();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.contains("docker update --cpus 0.02"))
+            && commands
+                .iter()
+                .any(|c| c.contains("docker update --cpus 1 ")),
+        "{commands:?}"
+    );
 }
 
 #[test]

@@ -101,6 +101,7 @@ pub async fn cleanup(images: bool, json: bool) -> Result<ExitCode> {
     for record in store.all()? {
         store.remove(&record.id)?;
     }
+    store.forget_own_actions()?;
     if json {
         println!("{}", to_json(&swept));
     } else {

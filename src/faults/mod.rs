@@ -83,6 +83,7 @@ pub async fn inject(
         own_actions: target.journal.actions(),
     };
     store.save(&record)?;
+    store.log_own_actions(&record.session, &record.own_actions)?;
     Ok(record)
 }
 
@@ -125,7 +126,9 @@ async fn revert_record(
 ) -> Result<Reverted> {
     let restored = match live_target(docker, &record).await? {
         Some(target) => {
-            dispatch!(record.kind, revert(&target, &record))?;
+            let reverted = dispatch!(record.kind, revert(&target, &record));
+            store.log_own_actions(&record.session, &target.journal.actions())?;
+            reverted?;
             true
         }
         None => false,
@@ -159,15 +162,23 @@ pub async fn status(
         if sandbox_name.is_some_and(|name| record.sandbox != name) {
             continue;
         }
-        statuses.push(probe(docker, record).await?);
+        statuses.push(probe(docker, store, record).await?);
     }
     Ok(statuses)
 }
 
-/// Runs the root-cause probe of one recorded fault.
-pub async fn probe(docker: &Docker, record: FaultRecord) -> Result<FaultStatus> {
+/// Runs the root-cause probe of one recorded fault (its execs go to the own-action log).
+pub async fn probe(
+    docker: &Docker,
+    store: &FaultStore,
+    record: FaultRecord,
+) -> Result<FaultStatus> {
     let root_cause = match live_target(docker, &record).await? {
-        Some(target) => Some(dispatch!(record.kind, probe(&target, &record))?),
+        Some(target) => {
+            let probed = dispatch!(record.kind, probe(&target, &record));
+            store.log_own_actions(&record.session, &target.journal.actions())?;
+            Some(probed?)
+        }
         None => None,
     };
     Ok(FaultStatus { record, root_cause })

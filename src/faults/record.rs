@@ -112,6 +112,72 @@ impl FaultStore {
     fn path_of(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.json"))
     }
+
+    /// Appends firedrill's own actions in sandbox session `session` (an inject's, a probe's, a
+    /// revert's) to that session's log, one JSON object per line. A drill's audit reads the log
+    /// to leave these out of the trainee's actions in the Docker events stream.
+    pub fn log_own_actions(&self, session: &str, actions: &[OwnAction]) -> Result<()> {
+        if actions.is_empty() {
+            return Ok(());
+        }
+        let dir = self.own_actions_dir();
+        std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
+        let path = self.own_actions_path(session);
+        let mut lines = String::new();
+        for action in actions {
+            lines.push_str(&serde_json::to_string(action).expect("an action serialises"));
+            lines.push('\n');
+        }
+        // One append of whole lines: concurrent firedrill processes never interleave a line.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, lines.as_bytes()))
+            .map_err(io("appending to", &path))
+    }
+
+    /// Every own action logged for `session`, oldest first (lines that do not parse are skipped).
+    pub fn own_actions(&self, session: &str) -> Result<Vec<OwnAction>> {
+        let path = self.own_actions_path(session);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(text
+                .lines()
+                .filter_map(|line| serde_json::from_str(line).ok())
+                .collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io("reading", &path)(e)),
+        }
+    }
+
+    /// Forgets every session's own-action log (their sandboxes are gone).
+    pub fn forget_own_actions(&self) -> Result<()> {
+        let dir = self.own_actions_dir();
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("removing", &dir)(e)),
+        }
+    }
+
+    fn own_actions_dir(&self) -> PathBuf {
+        self.dir.join("own-actions")
+    }
+
+    fn own_actions_path(&self, session: &str) -> PathBuf {
+        // Session ids are firedrill's own (`sbx-<name>-<hex>`), but keep the name a file name.
+        let safe: String = session
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.own_actions_dir().join(format!("{safe}.jsonl"))
+    }
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
@@ -153,6 +219,38 @@ mod tests {
         assert_eq!(store.get("f-2").unwrap(), record("f-2", 20.0));
         store.remove("f-2").unwrap();
         assert!(matches!(store.get("f-2"), Err(Error::FaultNotFound { .. })));
+    }
+
+    #[test]
+    fn own_actions_are_appended_per_session_and_forgotten_with_the_sandboxes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FaultStore::at(dir.path().join("faults"));
+        let action = |at: f64, command: &str| OwnAction {
+            at,
+            exec_id: None,
+            command: command.to_string(),
+        };
+        assert!(store.own_actions("sbx-blue-1").unwrap().is_empty());
+        store
+            .log_own_actions("sbx-blue-1", &[action(1.0, "yes")])
+            .unwrap();
+        store
+            .log_own_actions("sbx-blue-1", &[action(2.0, "kill 7"), action(3.0, "ls")])
+            .unwrap();
+        store
+            .log_own_actions("sbx-green-2", &[action(4.0, "cat")])
+            .unwrap();
+        let commands: Vec<String> = store
+            .own_actions("sbx-blue-1")
+            .unwrap()
+            .into_iter()
+            .map(|a| a.command)
+            .collect();
+        assert_eq!(commands, ["yes", "kill 7", "ls"]);
+        store.forget_own_actions().unwrap();
+        assert!(store.own_actions("sbx-green-2").unwrap().is_empty());
+        // The own-action logs live beside the records and are never read as records.
+        assert!(store.all().unwrap().is_empty());
     }
 
     #[test]

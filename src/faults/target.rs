@@ -95,6 +95,9 @@ impl FaultTarget {
 
     /// Reads a file out of the agent container; `None` when it does not exist.
     pub async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        // A copy out shows in the events stream as `archive-path`, as a trainee's `docker cp`.
+        self.journal
+            .record_engine_action(format!("docker cp {}:{path} -", self.container()));
         exec::read_file(&self.docker, self.container(), path).await
     }
 
