@@ -2,8 +2,11 @@
 
 pub mod cli;
 pub mod docker;
+pub mod drill;
 pub mod error;
 pub mod faults;
 pub mod interrupt;
 pub mod monitor;
+pub mod runbook;
+pub mod scenario;
 pub mod ui;

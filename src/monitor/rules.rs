@@ -97,46 +97,6 @@ pub struct Rule {
     pub group: RuleGroup,
 }
 
-/// The runbook index: which file holds which procedure (the ids are the anchors).
-const RUNBOOK_FILES: [(&str, [&str; 4]); 4] = [
-    (
-        "incident-response.md",
-        [
-            "high-cpu-usage",
-            "memory-leaks",
-            "security-scanner-failures",
-            "service-unavailable",
-        ],
-    ),
-    (
-        "maintenance.md",
-        [
-            "dependency-updates",
-            "security-patches",
-            "database-cleanup",
-            "certificate-renewal",
-        ],
-    ),
-    (
-        "monitoring.md",
-        [
-            "alert-triage",
-            "performance-degradation",
-            "capacity-planning",
-            "metric-validation",
-        ],
-    ),
-    (
-        "deployment.md",
-        [
-            "rolling-updates",
-            "rollback",
-            "configuration-changes",
-            "scaling",
-        ],
-    ),
-];
-
 impl Rule {
     /// Whether a reading of the rule's signal breaches it.
     pub fn holds(&self, value: f64) -> bool {
@@ -146,11 +106,7 @@ impl Rule {
     /// `runbooks/<file>.md#<runbook-id>`, relative to the runbook folder's parent. An id outside
     /// the index points at the index itself.
     pub fn runbook_url(&self) -> String {
-        let file = RUNBOOK_FILES
-            .iter()
-            .find(|(_, ids)| ids.contains(&self.runbook.as_str()))
-            .map_or("index.md", |(file, _)| file);
-        format!("runbooks/{file}#{}", self.runbook)
+        crate::runbook::url(&self.runbook)
     }
 
     /// The summary for a reading of `value`.

@@ -1,0 +1,3 @@
+//! Drill sessions: the timeline of what happened ([`timeline`]).
+
+pub mod timeline;

@@ -1,0 +1,3 @@
+//! Scenarios: one YAML file per drill ([`model`]).
+
+pub mod model;
