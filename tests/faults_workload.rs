@@ -345,7 +345,7 @@ fn volume_and_image(sandbox: &TestSandbox) -> (String, String) {
     let volume = stdout(&docker(&[
         "inspect",
         "--format",
-        "{{range .Mounts}}{{.Name}}{{end}}",
+        "{{range .Mounts}}{{if eq .Destination \"/var/lib/docker-optimizer\"}}{{.Name}}{{end}}{{end}}",
         &sandbox.container(),
     ]));
     let image = stdout(&docker(&[

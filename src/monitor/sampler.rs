@@ -21,6 +21,8 @@ use super::signal::{Sample, Signal};
 use crate::docker::sandbox::SandboxInfo;
 use crate::docker::stats::{self, ResourceSample};
 
+/// The user agent of the monitor's requests, as the agent's access log records it.
+pub const MONITOR_USER_AGENT: &str = "firedrill-monitor";
 /// How long an HTTP probe may take before it counts as no answer (the health check's timeout).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The span of the traffic's statistics the rules see: short enough to page within a minute.
@@ -84,6 +86,8 @@ impl SandboxSampler {
             traffic_url: sandbox.traffic_stats.clone(),
             client: reqwest::Client::builder()
                 .timeout(PROBE_TIMEOUT)
+                // The audit leaves the monitor's own requests out of the trainee's.
+                .user_agent(MONITOR_USER_AGENT)
                 .build()
                 .expect("a plain HTTP client builds"),
             shared,

@@ -51,6 +51,14 @@ async fn log_access(
     next: Next,
 ) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    // Who asked, besides where from: the client traffic and firedrill's monitor come from the
+    // same addresses as an engineer's curl, so the audit tells them apart by user agent.
+    let user_agent = request
+        .headers()
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
     let started = Instant::now();
     let response = next.run(request).await;
     tracing::info!(
@@ -60,6 +68,7 @@ async fn log_access(
         status = response.status().as_u16(),
         duration_ms = started.elapsed().as_millis() as u64,
         client = %client.ip(),
+        user_agent = %user_agent,
         "request"
     );
     response
