@@ -94,6 +94,25 @@ pub enum Error {
         detail: String,
     },
 
+    #[error(
+        "unknown scenario '{name}': not a file, nor an id in {}; known ids: {known}",
+        folder.display()
+    )]
+    UnknownScenario {
+        name: String,
+        folder: PathBuf,
+        known: String,
+    },
+
+    #[error("{invalid} of {total} scenario files invalid (each problem is listed above)")]
+    InvalidScenarios { invalid: usize, total: usize },
+
+    #[error(transparent)]
+    Control(#[from] crate::drill::control::ControlError),
+
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+
     #[error("interrupted; what this command had made was removed")]
     Interrupted,
 
@@ -113,7 +132,10 @@ impl Error {
             Error::NotHealthy { .. }
             | Error::ImageBuild { .. }
             | Error::FaultAction { .. }
-            | Error::SandboxGone { .. } => EXIT_FAILED,
+            | Error::SandboxGone { .. }
+            | Error::Control(crate::drill::control::ControlError::Unreachable { .. }) => {
+                EXIT_FAILED
+            }
             Error::Interrupted => crate::interrupt::EXIT_INTERRUPTED,
             _ => EXIT_BAD_INPUT,
         }

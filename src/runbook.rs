@@ -43,7 +43,9 @@ pub const RUNBOOK_FILES: [(&str, [&str; 4]); 4] = [
 
 /// Every runbook id, in the index's order.
 pub fn ids() -> impl Iterator<Item = &'static str> {
-    RUNBOOK_FILES.iter().flat_map(|(_, ids)| ids.iter().copied())
+    RUNBOOK_FILES
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().copied())
 }
 
 /// The file of the index that holds runbook `id`.
@@ -68,6 +70,9 @@ mod tests {
         assert_eq!(ids().count(), 16);
         assert_eq!(file_of("rollback"), Some("deployment.md"));
         assert_eq!(file_of("no-such"), None);
-        assert_eq!(url("memory-leaks"), "runbooks/incident-response.md#memory-leaks");
+        assert_eq!(
+            url("memory-leaks"),
+            "runbooks/incident-response.md#memory-leaks"
+        );
     }
 }

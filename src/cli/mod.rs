@@ -1,9 +1,12 @@
 //! The command line: one place defines every verb (clap derive), and `main` maps errors to
 //! exit codes (0 ok, 1 failed, 2 bad input or environment; see the README).
 
+mod drill;
 mod fault;
 mod monitor;
+mod report;
 mod sandbox;
+mod scenario;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::drill::control::Verb;
 use crate::error::Result;
 
 #[derive(Debug, Parser)]
@@ -39,6 +43,77 @@ enum Command {
     Rules(RulesCommand),
     /// Remove every firedrill container, network and volume, and dangling firedrill images.
     Cleanup(CleanupArgs),
+    /// Check scenario files: every problem at its file:line:col (exit 2 when any is invalid).
+    Check(CheckArgs),
+    /// The scenarios: id, title, runbook and difficulty.
+    List(JsonArgs),
+    /// Acknowledge the page of the running drill (MTTA).
+    Ack(SessionArgs),
+    /// Tell the running drill which runbook procedure applies (your diagnosis).
+    Diagnose(DiagnoseArgs),
+    /// Add a note to the running drill's timeline.
+    Note(NoteArgs),
+    /// Ask the running drill for its next hint (costs points outside --guided).
+    Hint(SessionArgs),
+    /// The running drill: sandbox container and URLs, state, alerts firing, elapsed time.
+    Status(DrillStatusArgs),
+    /// End the running drill: revert the fault, remove the sandbox, save the result as aborted.
+    Abort(SessionArgs),
+    /// Render result files as a Markdown debrief, an HTML page (several make a leaderboard) or JSON.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+struct SessionArgs {
+    /// The drill's session id; optional when one drill is running.
+    #[arg(long)]
+    session: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct DiagnoseArgs {
+    /// A runbook id, e.g. high-cpu-usage.
+    #[arg(value_name = "RUNBOOK-ID")]
+    runbook: String,
+    #[command(flatten)]
+    session: SessionArgs,
+}
+
+#[derive(Debug, Args)]
+struct NoteArgs {
+    /// The note, e.g. "job 42 has run for 6 minutes".
+    #[arg(value_name = "TEXT", required = true)]
+    text: Vec<String>,
+    #[command(flatten)]
+    session: SessionArgs,
+}
+
+#[derive(Debug, Args)]
+struct DrillStatusArgs {
+    /// Print the state as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    session: SessionArgs,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// Result files (`<session>.json` in the results folder).
+    #[arg(value_name = "RESULT.json", required = true)]
+    results: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "md")]
+    format: crate::report::Format,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Scenario files or ids; every scenario of the scenarios folder when none are given.
+    #[arg(value_name = "SCENARIO")]
+    scenarios: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -247,7 +322,46 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules(RulesCommand::List(args)) => monitor::list(args.json),
         Command::Rules(RulesCommand::Export(args)) => monitor::export(args.output.as_deref()),
         Command::Cleanup(args) => sandbox::cleanup(args.images, args.json).await,
+        Command::Check(args) => scenario::check(&args.scenarios),
+        Command::List(args) => scenario::list(args.json),
+        Command::Ack(args) => drill::verb(args.session.as_deref(), Verb::Ack, false).await,
+        Command::Diagnose(args) => {
+            let verb = Verb::Diagnose {
+                runbook: args.runbook,
+            };
+            drill::verb(args.session.session.as_deref(), verb, false).await
+        }
+        Command::Note(args) => {
+            let verb = Verb::Note {
+                text: args.text.join(" "),
+            };
+            drill::verb(args.session.session.as_deref(), verb, false).await
+        }
+        Command::Hint(args) => drill::verb(args.session.as_deref(), Verb::Hint, false).await,
+        Command::Status(args) => {
+            drill::verb(args.session.session.as_deref(), Verb::Status, args.json).await
+        }
+        Command::Abort(args) => drill::verb(args.session.as_deref(), Verb::Abort, false).await,
+        Command::Report(args) => report::report(&args.results, args.format, args.output.as_deref()),
     }
+}
+
+/// Writes `text` to `path` through a temporary file in the same folder, so a reader never
+/// sees half of it and an error leaves the old file as it was.
+fn write_atomically(path: &std::path::Path, text: &str, action: &'static str) -> Result<()> {
+    let io_error = |source| crate::error::Error::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io_error)?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io_error)?;
+    file.persist(path).map_err(|e| io_error(e.error))?;
+    Ok(())
 }
 
 /// Pretty JSON of firedrill's own (always serialisable) types.

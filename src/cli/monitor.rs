@@ -105,18 +105,7 @@ pub fn export(output: Option<&Path>) -> Result<ExitCode> {
         print!("{text}");
         return Ok(ExitCode::SUCCESS);
     };
-    let io_error = |source| Error::Io {
-        action: "writing the rule file",
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io_error)?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io_error)?;
-    file.persist(path).map_err(|e| io_error(e.error))?;
+    super::write_atomically(path, &text, "writing the rule file")?;
     eprintln!(
         "firedrill: wrote {} rules to {}",
         RuleSet::defaults().rules().len(),

@@ -1,3 +1,8 @@
-//! Drill sessions: the timeline of what happened ([`timeline`]).
+//! Drill sessions: the timeline of what happened ([`timeline`]), the trainee's actions told
+//! apart from everything else ([`audit`]), the resolution verifier ([`verifier`]) and the
+//! control channel the trainee's verbs use ([`control`]).
 
+pub mod audit;
+pub mod control;
 pub mod timeline;
+pub mod verifier;

@@ -144,7 +144,10 @@ mod tests {
             },
         );
         let json = serde_json::to_value(&timeline).unwrap();
-        assert_eq!(json["entries"][0], serde_json::json!({"at": -30.0, "type": "drill_started"}));
+        assert_eq!(
+            json["entries"][0],
+            serde_json::json!({"at": -30.0, "type": "drill_started"})
+        );
         assert_eq!(
             json["entries"][1],
             serde_json::json!({"at": 12.5, "type": "action", "source": "exec", "text": "agentctl jobs list"})
@@ -152,7 +155,10 @@ mod tests {
         assert_eq!(json["entries"][2]["outcome"], "timed_out");
         let back: Timeline = serde_json::from_value(json).unwrap();
         assert_eq!(back, timeline);
-        assert_eq!(timeline.first(|e| matches!(e, Event::Ended { .. })), Some(20.0));
+        assert_eq!(
+            timeline.first(|e| matches!(e, Event::Ended { .. })),
+            Some(20.0)
+        );
         assert_eq!(timeline.actions().count(), 1);
     }
 }

@@ -29,8 +29,7 @@ pub struct FaultRecord {
     pub own_actions: Vec<OwnAction>,
 }
 
-/// The folder of fault records: `FIREDRILL_STATE_DIR`, else `$XDG_STATE_HOME/firedrill`, else
-/// `~/.local/state/firedrill`, each with a `faults/` folder.
+/// The folder of fault records: `faults/` in firedrill's state folder (see `crate::state`).
 #[derive(Debug, Clone)]
 pub struct FaultStore {
     dir: PathBuf,
@@ -38,16 +37,7 @@ pub struct FaultStore {
 
 impl FaultStore {
     pub fn open_default() -> FaultStore {
-        let base = std::env::var_os("FIREDRILL_STATE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("firedrill"))
-            })
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/firedrill"))
-            })
-            .unwrap_or_else(|| std::env::temp_dir().join("firedrill-state"));
-        FaultStore::at(base.join("faults"))
+        FaultStore::at(crate::state::dir().join("faults"))
     }
 
     pub fn at(dir: impl Into<PathBuf>) -> FaultStore {

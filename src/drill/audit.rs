@@ -1,0 +1,252 @@
+//! The trainee's actions, told apart from everything else that happens to a sandbox:
+//! Docker events on the agent container (minus firedrill's own, which it logs, see
+//! `FaultStore::own_actions`) and the agent's access log (minus the client traffic and
+//! firedrill's monitor, which announce themselves by user agent). Pure: the drill runner feeds
+//! it events and log lines as they come.
+
+use std::collections::HashMap;
+
+use bollard::models::EventMessage;
+use serde::Deserialize;
+
+use super::timeline::Action;
+use crate::docker::exec::OwnAction;
+use crate::monitor::sampler::MONITOR_USER_AGENT;
+use crate::scenario::model::ActionSource;
+
+/// The traffic generator's user agent (set in the sandbox crate's traffic client).
+const TRAFFIC_USER_AGENT: &str = "firedrill-traffic";
+/// An engine action of firedrill and the event it causes are this close in time at most.
+const OWN_ACTION_SLACK_S: f64 = 10.0;
+
+/// The container actions a trainee takes that matter to a drill, by the event's action name,
+/// and the text an action of that kind gets. The rest (`die`, `exec_create`, `exec_die`, the
+/// `start` a restart policy causes...) are consequences, not decisions.
+const CONTAINER_ACTIONS: [(&str, &str); 12] = [
+    ("restart", "restart"),
+    ("kill", "kill"),
+    ("stop", "stop"),
+    ("start", "start"),
+    ("pause", "pause"),
+    ("unpause", "unpause"),
+    ("update", "update"),
+    ("commit", "commit"),
+    ("destroy", "destroy"),
+    ("rename", "rename"),
+    ("archive-path", "cp"),
+    ("extract-to-dir", "cp"),
+];
+
+/// What a Docker event on the agent container means to the audit: a trainee action at a Unix
+/// time, or nothing (firedrill's own, or a consequence).
+pub fn docker_action(event: &EventMessage, own: &[OwnAction]) -> Option<(f64, Action)> {
+    let action = event.action.as_deref()?;
+    let at = event
+        .time_nano
+        .map(|ns| ns as f64 / 1e9)
+        .or_else(|| event.time.map(|s| s as f64))?;
+    let attributes: HashMap<String, String> = event
+        .actor
+        .as_ref()
+        .and_then(|actor| actor.attributes.clone())
+        .unwrap_or_default();
+    if let Some(command) = action.strip_prefix("exec_start: ") {
+        let exec_id = attributes.get("execID");
+        let firedrills = own
+            .iter()
+            .any(|o| o.exec_id.is_some() && o.exec_id.as_ref() == exec_id);
+        return (!firedrills).then(|| {
+            (
+                at,
+                Action {
+                    source: ActionSource::Exec,
+                    text: command.trim().to_string(),
+                },
+            )
+        });
+    }
+    let (_, text) = CONTAINER_ACTIONS.iter().find(|(name, _)| *name == action)?;
+    if own.iter().any(|o| {
+        o.exec_id.is_none() && (o.at - at).abs() <= OWN_ACTION_SLACK_S && causes(&o.command, action)
+    }) {
+        return None;
+    }
+    Some((
+        at,
+        Action {
+            source: ActionSource::Docker,
+            text: text.to_string(),
+        },
+    ))
+}
+
+/// Whether firedrill's engine action `command` (in `docker` CLI words) produces event `action`.
+fn causes(command: &str, action: &str) -> bool {
+    let verb = command
+        .strip_prefix("docker ")
+        .and_then(|rest| rest.split_whitespace().next());
+    match verb {
+        // A restart is a kill, a stop and a start as well; a stop signals first.
+        Some("restart") => matches!(action, "restart" | "kill" | "stop" | "start"),
+        Some("stop") => matches!(action, "stop" | "kill"),
+        Some("start") => action == "start",
+        Some("update") => action == "update",
+        Some("cp") => matches!(action, "archive-path" | "extract-to-dir"),
+        // `firedrill sandbox deploy` replaces the container.
+        _ if command.starts_with("firedrill sandbox deploy") => {
+            matches!(action, "kill" | "stop" | "destroy" | "start" | "rename")
+        }
+        _ => false,
+    }
+}
+
+/// One access-log line of the agent (JSON, target `access`).
+#[derive(Debug, Deserialize)]
+struct AccessLine {
+    target: String,
+    timestamp: String,
+    method: String,
+    path: String,
+    #[serde(default)]
+    user_agent: Option<String>,
+}
+
+/// A request a person made to the agent, from one of its log lines: `(unix time, action)`.
+/// Other log lines, the client traffic's and firedrill's monitor's requests give `None`.
+pub fn access_action(line: &str) -> Option<(f64, Action)> {
+    let access: AccessLine = serde_json::from_str(line).ok()?;
+    if access.target != "access" {
+        return None;
+    }
+    let agent = access.user_agent.as_deref().unwrap_or("-");
+    if agent.starts_with(TRAFFIC_USER_AGENT) || agent.starts_with(MONITOR_USER_AGENT) {
+        return None;
+    }
+    let at = humantime::parse_rfc3339(&access.timestamp)
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
+    Some((
+        at,
+        Action {
+            source: ActionSource::Http,
+            text: format!("{} {}", access.method, access.path),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use bollard::models::EventActor;
+
+    use super::*;
+
+    fn event(action: &str, at: i64, attributes: &[(&str, &str)]) -> EventMessage {
+        EventMessage {
+            action: Some(action.to_string()),
+            time: Some(at),
+            actor: Some(EventActor {
+                id: Some("abc".to_string()),
+                attributes: Some(
+                    attributes
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn own(at: f64, exec_id: Option<&str>, command: &str) -> OwnAction {
+        OwnAction {
+            at,
+            exec_id: exec_id.map(str::to_string),
+            command: command.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_trainee_exec_is_kept_and_firedrills_is_not() {
+        let mine = [own(
+            100.0,
+            Some("e1"),
+            "cat /etc/docker-optimizer/config.yml",
+        )];
+        let theirs = event("exec_start: agentctl jobs list", 105, &[("execID", "e2")]);
+        assert_eq!(
+            docker_action(&theirs, &mine),
+            Some((
+                105.0,
+                Action {
+                    source: ActionSource::Exec,
+                    text: "agentctl jobs list".to_string()
+                }
+            ))
+        );
+        let ours = event(
+            "exec_start: cat /etc/docker-optimizer/config.yml",
+            100,
+            &[("execID", "e1")],
+        );
+        assert_eq!(docker_action(&ours, &mine), None);
+    }
+
+    #[test]
+    fn container_actions_are_named_and_firedrills_engine_actions_left_out() {
+        let mine = [own(200.0, None, "docker restart -t 5 firedrill-x-agent")];
+        for action in ["restart", "kill", "stop", "start"] {
+            assert_eq!(
+                docker_action(&event(action, 203, &[]), &mine),
+                None,
+                "{action}"
+            );
+        }
+        let later = docker_action(&event("restart", 400, &[]), &mine).unwrap();
+        assert_eq!(later.1.text, "restart");
+        assert_eq!(
+            docker_action(&event("die", 400, &[]), &[]),
+            None,
+            "a consequence"
+        );
+        assert_eq!(
+            docker_action(&event("archive-path", 400, &[]), &[])
+                .unwrap()
+                .1
+                .text,
+            "cp"
+        );
+        let copy_out = [own(
+            399.0,
+            None,
+            "docker cp firedrill-x-agent:/etc/passwd -",
+        )];
+        assert_eq!(
+            docker_action(&event("archive-path", 400, &[]), &copy_out),
+            None
+        );
+    }
+
+    #[test]
+    fn only_a_persons_requests_count() {
+        let line = |agent: &str| {
+            format!(
+                "{{\"timestamp\":\"2026-11-27T06:00:05.250000Z\",\"level\":\"INFO\",\"target\":\"access\",\
+                 \"method\":\"GET\",\"path\":\"/metrics\",\"status\":200,\"duration_ms\":1,\
+                 \"client\":\"172.18.0.1\",\"user_agent\":\"{agent}\",\"message\":\"request\"}}"
+            )
+        };
+        let (at, action) = access_action(&line("curl/7.88.1")).unwrap();
+        assert_eq!(action.text, "GET /metrics");
+        assert_eq!(action.source, ActionSource::Http);
+        assert!((at - 1_795_759_205.25).abs() < 1e-3, "{at}");
+        assert_eq!(access_action(&line("firedrill-traffic")), None);
+        assert_eq!(access_action(&line("firedrill-monitor")), None);
+        assert_eq!(
+            access_action("{\"target\":\"server\",\"message\":\"agent started\"}"),
+            None
+        );
+        assert_eq!(access_action("not json"), None);
+    }
+}

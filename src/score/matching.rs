@@ -1,0 +1,96 @@
+//! Matching the trainee's actions against the scenario's procedure steps and penalties.
+
+use regex::Regex;
+
+use super::{PenaltyMatch, StepResult};
+use crate::drill::timeline::{Action, Timeline};
+use crate::scenario::model::{ActionMatcher, ActionSource, PenaltySpec, ProcedureStep};
+
+/// One `{ <source>: <regex> }` pair, compiled once per scoring.
+struct Matcher {
+    source: ActionSource,
+    /// `None` when the pattern does not compile: scoring cannot fail, and refusing such a
+    /// scenario is the loader's job, so the pair simply matches nothing.
+    pattern: Option<Regex>,
+}
+
+impl Matcher {
+    fn compile(any_of: &[ActionMatcher]) -> Vec<Matcher> {
+        any_of
+            .iter()
+            .flatten()
+            .map(|(source, pattern)| Matcher {
+                source: *source,
+                pattern: Regex::new(pattern).ok(),
+            })
+            .collect()
+    }
+
+    fn matches(&self, action: &Action) -> bool {
+        action.source == self.source
+            && self
+                .pattern
+                .as_ref()
+                .is_some_and(|pattern| pattern.is_match(&action.text))
+    }
+}
+
+/// The first action from the fault's injection on that any of `any_of` matches.
+fn first_match<'t>(any_of: &[ActionMatcher], timeline: &'t Timeline) -> Option<(f64, &'t Action)> {
+    let matchers = Matcher::compile(any_of);
+    timeline
+        .actions()
+        .filter(|(at, _)| *at >= 0.0)
+        .find(|(_, action)| matchers.iter().any(|m| m.matches(action)))
+}
+
+pub(super) fn procedure(steps: &[ProcedureStep], timeline: &Timeline) -> Vec<StepResult> {
+    let done: Vec<Option<f64>> = steps
+        .iter()
+        .map(|step| first_match(&step.any_of, timeline).map(|(at, _)| at))
+        .collect();
+    let done_at = |id: &str| {
+        steps
+            .iter()
+            .position(|step| step.id == id)
+            .and_then(|index| done[index])
+    };
+    steps
+        .iter()
+        .zip(&done)
+        .map(|(step, at)| {
+            let should_follow: Vec<String> = match at {
+                Some(at) => step
+                    .after
+                    .iter()
+                    .filter(|id| done_at(id).is_none_or(|before| before >= *at))
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
+            StepResult {
+                id: step.id.clone(),
+                title: step.title.clone(),
+                done_at: *at,
+                in_order: at.is_some() && should_follow.is_empty(),
+                weight: step.weight,
+                should_follow,
+            }
+        })
+        .collect()
+}
+
+pub(super) fn penalties(penalties: &[PenaltySpec], timeline: &Timeline) -> Vec<PenaltyMatch> {
+    penalties
+        .iter()
+        .filter_map(|penalty| {
+            first_match(&penalty.any_of, timeline).map(|(at, action)| PenaltyMatch {
+                id: penalty.id.clone(),
+                title: penalty.title.clone(),
+                points: penalty.points,
+                at,
+                action: action.text.clone(),
+            })
+        })
+        .collect()
+}
