@@ -110,6 +110,12 @@ pub enum Error {
     #[error(transparent)]
     Control(#[from] crate::drill::control::ControlError),
 
+    #[error("{0}")]
+    Scenario(#[from] crate::scenario::ScenarioError),
+
+    #[error("the scenario's alert overrides: {0}")]
+    Rules(#[from] crate::monitor::RuleError),
+
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
 

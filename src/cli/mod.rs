@@ -47,6 +47,8 @@ enum Command {
     Check(CheckArgs),
     /// The scenarios: id, title, runbook and difficulty.
     List(JsonArgs),
+    /// Run a drill: sandbox, briefing, a fault at a seeded moment, pages, verification, score.
+    Run(RunArgs),
     /// Acknowledge the page of the running drill (MTTA).
     Ack(SessionArgs),
     /// Tell the running drill which runbook procedure applies (your diagnosis).
@@ -61,6 +63,31 @@ enum Command {
     Abort(SessionArgs),
     /// Render result files as a Markdown debrief, an HTML page (several make a leaderboard) or JSON.
     Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// A scenario file or id (see `firedrill list`).
+    #[arg(value_name = "SCENARIO")]
+    scenario: String,
+    /// Who is drilling (the result and the leaderboard name them); default: $USER.
+    #[arg(long)]
+    trainee: Option<String>,
+    /// Seed of the drill's random choices: the same seed replays the same drill.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Release hints on their timers, free of charge (onboarding).
+    #[arg(long)]
+    guided: bool,
+    /// Start the fault this long after the briefing instead of a seeded moment of its window.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    onset: Option<Duration>,
+    /// Where the result (`<session>.json`) and the debrief (`<session>.md`) are written.
+    #[arg(long, value_name = "DIR", default_value = "firedrill-results")]
+    results: PathBuf,
+    /// Replace the scenario's time limit (a rehearsal, a test).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    time_limit: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -324,6 +351,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cleanup(args) => sandbox::cleanup(args.images, args.json).await,
         Command::Check(args) => scenario::check(&args.scenarios),
         Command::List(args) => scenario::list(args.json),
+        Command::Run(args) => {
+            let options = crate::drill::session::RunOptions {
+                scenario: args.scenario,
+                trainee: args
+                    .trainee
+                    .or_else(|| std::env::var("USER").ok())
+                    .unwrap_or_else(|| "trainee".to_string()),
+                seed: args.seed,
+                guided: args.guided,
+                onset: args.onset,
+                results: args.results,
+                time_limit: args.time_limit,
+            };
+            drill::run(options).await
+        }
         Command::Ack(args) => drill::verb(args.session.as_deref(), Verb::Ack, false).await,
         Command::Diagnose(args) => {
             let verb = Verb::Diagnose {

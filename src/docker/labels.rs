@@ -3,6 +3,10 @@
 use std::collections::HashMap;
 
 /// Present (`true`) on every container, network, volume and image firedrill makes.
+/// The user agent of firedrill's own requests to a sandbox (its monitor and health probes), so
+/// the agent's access log tells them from a person's.
+pub const OWN_USER_AGENT: &str = "firedrill-monitor";
+
 pub const MANAGED: &str = "io.firedrill.managed";
 /// The session that made the resource (a drill session, or a free-play sandbox's own id).
 pub const SESSION: &str = "io.firedrill.session";

@@ -659,6 +659,7 @@ pub async fn wait_healthy(
 ) -> Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(1))
+        .user_agent(labels::OWN_USER_AGENT)
         .build()
         .expect("a plain HTTP client always builds");
     let started = Instant::now();
@@ -848,6 +849,7 @@ pub async fn probe_health(info: &mut SandboxInfo) {
     };
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
+        .user_agent(labels::OWN_USER_AGENT)
         .build()
         .expect("a plain HTTP client always builds");
     let status = match client.get(format!("{http}/health")).send().await {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::timeline::Action;
 use crate::docker::exec::OwnAction;
-use crate::monitor::sampler::MONITOR_USER_AGENT;
+use crate::docker::labels::OWN_USER_AGENT;
 use crate::scenario::model::ActionSource;
 
 /// The traffic generator's user agent (set in the sandbox crate's traffic client).
@@ -119,7 +119,7 @@ pub fn access_action(line: &str) -> Option<(f64, Action)> {
         return None;
     }
     let agent = access.user_agent.as_deref().unwrap_or("-");
-    if agent.starts_with(TRAFFIC_USER_AGENT) || agent.starts_with(MONITOR_USER_AGENT) {
+    if agent.starts_with(TRAFFIC_USER_AGENT) || agent.starts_with(OWN_USER_AGENT) {
         return None;
     }
     let at = humantime::parse_rfc3339(&access.timestamp)

@@ -21,8 +21,6 @@ use super::signal::{Sample, Signal};
 use crate::docker::sandbox::SandboxInfo;
 use crate::docker::stats::{self, ResourceSample};
 
-/// The user agent of the monitor's requests, as the agent's access log records it.
-pub const MONITOR_USER_AGENT: &str = "firedrill-monitor";
 /// How long an HTTP probe may take before it counts as no answer (the health check's timeout).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The span of the traffic's statistics the rules see: short enough to page within a minute.
@@ -87,7 +85,7 @@ impl SandboxSampler {
             client: reqwest::Client::builder()
                 .timeout(PROBE_TIMEOUT)
                 // The audit leaves the monitor's own requests out of the trainee's.
-                .user_agent(MONITOR_USER_AGENT)
+                .user_agent(crate::docker::labels::OWN_USER_AGENT)
                 .build()
                 .expect("a plain HTTP client builds"),
             shared,
