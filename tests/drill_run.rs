@@ -1,7 +1,8 @@
 //! Whole drills through the CLI against the real engine, driven by scripted responders: one
 //! that follows the runbook at known moments (the measured times match them), one that does
-//! nothing (times out, no resolution points), one that deletes the history database (data-loss
-//! deduction), and one that aborts (the result says so and nothing is left behind).
+//! nothing (times out, no resolution points), one that only restarts the agent (ends
+//! mitigated, scores lower), one that deletes the history database (data-loss deduction), and
+//! one that aborts (the result says so and nothing is left behind).
 
 mod common;
 
@@ -219,6 +220,37 @@ fn a_responder_who_does_nothing_times_out_without_resolution_points() {
         .clone();
     assert_eq!(resolution["points"], 0, "{resolution}");
     assert!(result["times"]["resolve_s"].is_null());
+}
+
+#[test]
+fn a_responder_who_only_restarts_ends_mitigated_and_scores_lower() {
+    require_docker!();
+    // The leak pages at about 80 % of 256 MiB (~100 s at 2 MiB/s); after a restart it needs as
+    // long again, so at the 150 s limit the impact is gone and the root cause is not.
+    let drill = DrillRun::start("memory-leaks", &["--time-limit", "150s"]);
+    drill.wait_line(Duration::from_secs(150), |l| {
+        l.contains("[FIRING") && l.contains("AgentHighMemory")
+    });
+    drill.verb(&["ack"]);
+    assert_success(&docker(&["restart", &drill.container]), "docker restart");
+    let (code, result) = drill.finish(Duration::from_secs(120));
+    assert_eq!(code, Some(1));
+    assert_eq!(result["outcome"], "mitigated", "{:#}", result["timeline"]);
+    let score = &result["score"];
+    let resolution = score["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "resolution")
+        .unwrap();
+    assert!(resolution["points"].as_u64().unwrap() <= 10, "{resolution}");
+    assert!(
+        score["deductions"]
+            .to_string()
+            .contains("Restarted the agent"),
+        "{score}"
+    );
+    assert!(score["total"].as_u64().unwrap() < 60, "{score}");
 }
 
 #[test]

@@ -314,16 +314,26 @@ impl<'a> Drill<'a> {
                 continue;
             };
             self.release_guided_hints(elapsed);
-            if last_verify.elapsed() >= VERIFY_EVERY {
+            // The impact is read every second (a page can be over in one); the probes, which
+            // exec into the container, every few seconds.
+            let observation = if last_verify.elapsed() >= VERIFY_EVERY {
                 last_verify = Instant::now();
-                let observation = self.observe(elapsed, &engine).await;
-                for event in verifier.observe(&observation) {
-                    self.push(event);
+                self.observe(elapsed, &engine).await
+            } else {
+                Observation {
+                    at: elapsed.as_secs_f64(),
+                    impact: self.impact(&engine),
+                    root_cause: None,
+                    history_intact: None,
+                    container_present: true,
                 }
-                if verifier.is_resolved() {
-                    println!("resolved: the root cause is gone and stayed gone; the drill ends");
-                    break Outcome::Resolved;
-                }
+            };
+            for event in verifier.observe(&observation) {
+                self.push(event);
+            }
+            if verifier.is_resolved() {
+                println!("resolved: the root cause is gone and stayed gone; the drill ends");
+                break Outcome::Resolved;
             }
             if elapsed >= self.scenario.time_limit {
                 println!("time is up: the drill ends");
@@ -392,12 +402,18 @@ impl<'a> Drill<'a> {
         }
     }
 
-    async fn observe(&self, elapsed: Duration, engine: &AlertEngine) -> Observation {
+    /// Whether the drill's impact shows: an expected alert (any, when none is named) or
+    /// `AgentDown` firing.
+    fn impact(&self, engine: &AlertEngine) -> bool {
         let expected = &self.scenario.alerts.expected;
-        let impact = engine
+        engine
             .firing()
             .iter()
-            .any(|a| a.alert == "AgentDown" || expected.is_empty() || expected.contains(&a.alert));
+            .any(|a| a.alert == "AgentDown" || expected.is_empty() || expected.contains(&a.alert))
+    }
+
+    async fn observe(&self, elapsed: Duration, engine: &AlertEngine) -> Observation {
+        let impact = self.impact(engine);
         let mut root_cause: Option<(bool, String)> = Some((false, String::new()));
         for id in &self.fault_ids {
             let Ok(record) = self.store.get(id) else {
