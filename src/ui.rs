@@ -71,3 +71,30 @@ impl Drop for Progress {
         self.finish();
     }
 }
+
+/// `45s`, `2m 05s`, `1h 02m 05s`: whole seconds, zero-padded after the leading unit so a column
+/// of them lines up (pages, scorecards and debriefs all write durations this way).
+pub fn elapsed(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    let (hours, minutes, seconds) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if hours > 0 {
+        format!("{hours}h {minutes:02}m {seconds:02}s")
+    } else if minutes > 0 {
+        format!("{minutes}m {seconds:02}s")
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elapsed_times_pad_after_the_leading_unit() {
+        assert_eq!(elapsed(Duration::from_millis(900)), "0s");
+        assert_eq!(elapsed(Duration::from_secs(45)), "45s");
+        assert_eq!(elapsed(Duration::from_secs(125)), "2m 05s");
+        assert_eq!(elapsed(Duration::from_secs(3_725)), "1h 02m 05s");
+    }
+}

@@ -1,7 +1,6 @@
 //! Alert events as a drill terminal shows them, and as one JSON object per line for the log.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -27,7 +26,7 @@ pub fn page_line(event: &AlertEvent) -> String {
                 "[RESOLVED] {} ({}) after {}",
                 alert.alert,
                 alert.severity,
-                elapsed(lasted)
+                crate::ui::elapsed(lasted)
             )
         }
     }
@@ -69,24 +68,10 @@ struct JsonlLine<'a> {
     ends_at: Option<String>,
 }
 
-/// `45s`, `2m 05s`, `1h 02m 05s`: whole seconds, zero-padded after the leading unit so a column
-/// of them lines up.
-fn elapsed(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    let (hours, minutes, seconds) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if hours > 0 {
-        format!("{hours}h {minutes:02}m {seconds:02}s")
-    } else if minutes > 0 {
-        format!("{minutes}m {seconds:02}s")
-    } else {
-        format!("{seconds}s")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::time::{SystemTime, UNIX_EPOCH};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use super::*;
     use crate::monitor::engine::AlertEngine;
@@ -132,13 +117,5 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(line).unwrap();
         }
         insta::assert_snapshot!(lines.join("\n"));
-    }
-
-    #[test]
-    fn elapsed_times_pad_after_the_leading_unit() {
-        assert_eq!(elapsed(Duration::from_millis(900)), "0s");
-        assert_eq!(elapsed(Duration::from_secs(45)), "45s");
-        assert_eq!(elapsed(Duration::from_secs(125)), "2m 05s");
-        assert_eq!(elapsed(Duration::from_secs(3_725)), "1h 02m 05s");
     }
 }

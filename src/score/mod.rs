@@ -529,18 +529,9 @@ fn fractional(points: f64) -> String {
     }
 }
 
-/// `45s`, `2m 05s`, `1h 02m 05s`: whole seconds, padded after the leading unit like the alert
-/// pages, so a column of them lines up.
+/// A time in seconds as the alert pages write durations (see `crate::ui::elapsed`).
 pub(crate) fn elapsed(secs: f64) -> String {
-    let secs = secs.max(0.0) as u64;
-    let (hours, minutes, seconds) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if hours > 0 {
-        format!("{hours}h {minutes:02}m {seconds:02}s")
-    } else if minutes > 0 {
-        format!("{minutes}m {seconds:02}s")
-    } else {
-        format!("{seconds}s")
-    }
+    crate::ui::elapsed(Duration::from_secs(secs.max(0.0) as u64))
 }
 
 /// A moment of the timeline: `+1m 05s` after the injection, `-30s` before it.
