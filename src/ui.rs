@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Progress of one command, shown on stderr.
 pub struct Progress {
@@ -57,6 +57,57 @@ impl Progress {
         if let Some(spinner) = &self.spinner {
             spinner.finish_and_clear();
         }
+    }
+}
+
+/// A drill's timer and live state: on a terminal, a status line (`drill 00:03:12  2 alerts
+/// firing ...`) kept under the drill's output on stdout; otherwise nothing but the lines, so a
+/// script reads exactly what it would read from a log.
+pub struct DrillTimer {
+    bar: Option<ProgressBar>,
+}
+
+impl DrillTimer {
+    pub fn new() -> DrillTimer {
+        let interactive =
+            std::io::stdout().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
+        let bar = interactive.then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} drill {elapsed_precise}  {msg}")
+                    .expect("the template is valid"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+        DrillTimer { bar }
+    }
+
+    /// Prints a line of the drill's output above the status line.
+    pub fn println(&self, line: impl AsRef<str>) {
+        match &self.bar {
+            Some(bar) => bar.println(line.as_ref()),
+            None => println!("{}", line.as_ref()),
+        }
+    }
+
+    /// Shows the live state in the status line.
+    pub fn set_state(&self, state: impl Into<String>) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(state.into());
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Default for DrillTimer {
+    fn default() -> Self {
+        DrillTimer::new()
     }
 }
 

@@ -2,7 +2,7 @@
 //! that follows the runbook at known moments (the measured times match them), one that does
 //! nothing (times out, no resolution points), one that only restarts the agent (ends
 //! mitigated, scores lower), one that deletes the history database (data-loss deduction), and
-//! one that aborts (the result says so and nothing is left behind).
+//! one that aborts, by verb or by Ctrl-C (the result says so and nothing is left behind).
 
 mod common;
 
@@ -281,4 +281,21 @@ fn abort_reverts_removes_the_sandbox_and_saves_an_aborted_result() {
     assert_eq!(result["outcome"], "aborted");
     assert_eq!(result["score"]["total"], 0);
     assert!(result["timeline"].to_string().contains("giving up"));
+}
+
+#[test]
+fn ctrl_c_reverts_removes_the_sandbox_and_saves_an_aborted_result() {
+    require_docker!();
+    let drill = DrillRun::start("high-cpu-usage", &[]);
+    std::thread::sleep(Duration::from_secs(4));
+    let pid = drill.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let (code, result) = drill.finish(Duration::from_secs(60));
+    assert_eq!(code, Some(130));
+    assert_eq!(result["outcome"], "aborted");
+    assert!(result["timeline"].to_string().contains("fault_injected"));
 }

@@ -34,7 +34,7 @@ use crate::monitor::{AlertEngine, AlertEventKind, RuleSet};
 use crate::report::{write_atomically, ResultFile, RunMeta};
 use crate::scenario::model::Scenario;
 use crate::scenario::{catalog, load};
-use crate::ui::Progress;
+use crate::ui::{DrillTimer, Progress};
 
 /// How often the resolution verifier looks (probes exec into the container: not every second).
 const VERIFY_EVERY: Duration = Duration::from_secs(5);
@@ -225,17 +225,18 @@ impl<'a> Drill<'a> {
         interrupt: &Interrupt,
         commands: &mut mpsc::Receiver<Command>,
     ) -> Result<(Timeline, SystemTime)> {
-        println!(
+        let timer = DrillTimer::new();
+        timer.println(format!(
             "\n{}\n\n{}",
             self.scenario.title,
             self.scenario.briefing.trim_end()
-        );
-        println!(
+        ));
+        timer.println(format!(
             "\nsession {}: agent {} at {}; verbs: firedrill ack | diagnose <runbook-id> | note <text> | hint | status | abort",
             self.info.session,
             self.info.container,
             self.info.http.as_deref().unwrap_or("-")
-        );
+        ));
         self.push(Event::DrillStarted);
         let started = Instant::now();
         let rules = RuleSet::defaults().with_overrides(&self.scenario.alerts.overrides)?;
@@ -263,6 +264,8 @@ impl<'a> Drill<'a> {
             )),
         ];
         let mut verifier = Verifier::new(&self.scenario.resolution);
+        // Rules pending after the last sample: a new one is a threshold crossing.
+        let mut pending: Vec<(String, String)> = Vec::new();
         let mut last_verify = Instant::now();
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
         let outcome = loop {
@@ -286,8 +289,25 @@ impl<'a> Drill<'a> {
                 self.inject().await?;
             }
             let sample = sampler.sample().await;
-            for event in engine.observe(&sample) {
-                println!("{}", page_line(&event));
+            let events = engine.observe(&sample);
+            for alert in engine.pending() {
+                let key = (alert.alert.clone(), alert.severity.to_string());
+                if !pending.contains(&key) {
+                    self.push(Event::ThresholdCrossed {
+                        alert: key.0.clone(),
+                        severity: key.1.clone(),
+                        value: alert.value,
+                        threshold: alert.threshold,
+                    });
+                }
+            }
+            pending = engine
+                .pending()
+                .iter()
+                .map(|a| (a.alert.clone(), a.severity.to_string()))
+                .collect();
+            for event in events {
+                timer.println(page_line(&event));
                 let (alert, severity) =
                     (event.alert.alert.clone(), event.alert.severity.to_string());
                 match event.kind {
@@ -310,10 +330,11 @@ impl<'a> Drill<'a> {
                     }
                 }
             }
+            timer.set_state(self.live_state());
             let Some(elapsed) = self.since_injection() else {
                 continue;
             };
-            self.release_guided_hints(elapsed);
+            self.release_guided_hints(elapsed, &timer);
             // The impact is read every second (a page can be over in one); the probes, which
             // exec into the container, every few seconds.
             let observation = if last_verify.elapsed() >= VERIFY_EVERY {
@@ -332,11 +353,11 @@ impl<'a> Drill<'a> {
                 self.push(event);
             }
             if verifier.is_resolved() {
-                println!("resolved: the root cause is gone and stayed gone; the drill ends");
+                timer.println("resolved: the root cause is gone and stayed gone; the drill ends");
                 break Outcome::Resolved;
             }
             if elapsed >= self.scenario.time_limit {
-                println!("time is up: the drill ends");
+                timer.println("time is up: the drill ends");
                 break verifier.outcome_without_resolution(false);
             }
         };
@@ -344,8 +365,9 @@ impl<'a> Drill<'a> {
             watcher.abort();
         }
         if outcome == Outcome::Aborted {
-            println!("aborted: reverting the fault and removing the sandbox");
+            timer.println("aborted: reverting the fault and removing the sandbox");
         }
+        timer.finish();
         self.push(Event::Ended { outcome });
         let injected_at = self.injected_at.unwrap_or_else(SystemTime::now);
         let origin = unix(injected_at);
@@ -385,7 +407,23 @@ impl<'a> Drill<'a> {
         Ok(())
     }
 
-    fn release_guided_hints(&mut self, elapsed: Duration) {
+    /// The status line: the alerts firing, or that the incident has not started.
+    fn live_state(&self) -> String {
+        if self.injected_at.is_none() {
+            return "waiting for the incident".to_string();
+        }
+        if self.firing.is_empty() {
+            return "no alert firing".to_string();
+        }
+        let alerts: Vec<String> = self
+            .firing
+            .iter()
+            .map(|(alert, severity, _)| format!("{alert} ({severity})"))
+            .collect();
+        format!("firing: {}", alerts.join(", "))
+    }
+
+    fn release_guided_hints(&mut self, elapsed: Duration, timer: &DrillTimer) {
         if !self.guided {
             return;
         }
@@ -393,7 +431,7 @@ impl<'a> Drill<'a> {
             if hint.after > elapsed {
                 break;
             }
-            println!("hint {}: {}", self.hints_shown + 1, hint.text);
+            timer.println(format!("hint {}: {}", self.hints_shown + 1, hint.text));
             self.push(Event::HintShown {
                 index: self.hints_shown,
                 text: hint.text.clone(),
@@ -638,5 +676,26 @@ async fn follow_access_log(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_replays_the_onset_and_the_onset_stays_in_its_window() {
+        let scenario = crate::scenario::load(Path::new("scenarios/high-cpu-usage.yaml")).unwrap();
+        let window = scenario.faults[0].onset;
+        let onsets: Vec<Duration> = (0..50).map(|seed| draw_onset(&scenario, seed)).collect();
+        assert_eq!(draw_onset(&scenario, 7), draw_onset(&scenario, 7));
+        assert!(onsets
+            .iter()
+            .all(|o| *o >= window.after && *o <= window.after + window.within));
+        let distinct: std::collections::BTreeSet<_> = onsets.iter().collect();
+        assert!(
+            distinct.len() > 40,
+            "seeds spread the onset over the window"
+        );
     }
 }

@@ -28,6 +28,14 @@ pub enum Event {
     FaultInjected {
         kind: String,
     },
+    /// A sample crossed a rule's threshold: the alert is pending, and pages if it holds for
+    /// the rule's `for`.
+    ThresholdCrossed {
+        alert: String,
+        severity: String,
+        value: f64,
+        threshold: f64,
+    },
     AlertFiring {
         alert: String,
         severity: String,

@@ -138,6 +138,14 @@ fn describe(event: &Event) -> String {
             severity,
             summary,
         } => format!("alert firing: {alert} ({severity}): {summary}"),
+        Event::ThresholdCrossed {
+            alert,
+            severity,
+            value,
+            threshold,
+        } => {
+            format!("threshold crossed: {alert} ({severity}) at {value:.1}, threshold {threshold}")
+        }
         Event::AlertResolved { alert, severity } => {
             format!("alert resolved: {alert} ({severity})")
         }
