@@ -147,6 +147,19 @@ impl Error {
         }
     }
 
+    /// Wraps an I/O error with what firedrill was doing to which file.
+    pub fn io(
+        action: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.to_path_buf();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
     /// Wraps an engine error with what firedrill was doing.
     pub fn docker(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> Error {
         let action = action.into();

@@ -391,18 +391,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 /// Writes `text` to `path` through a temporary file in the same folder, so a reader never
 /// sees half of it and an error leaves the old file as it was.
 fn write_atomically(path: &std::path::Path, text: &str, action: &'static str) -> Result<()> {
-    let io_error = |source| crate::error::Error::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    };
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io_error)?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io_error)?;
-    file.persist(path).map_err(|e| io_error(e.error))?;
+    let io_error = || crate::error::Error::io(action, path);
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io_error())?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io_error())?;
+    file.persist(path).map_err(|e| io_error()(e.error))?;
     Ok(())
 }
 

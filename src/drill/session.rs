@@ -7,7 +7,7 @@
 //! the faults are reverted and the sandbox removed before the result is written.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use bollard::models::EventMessage;
@@ -111,19 +111,11 @@ pub async fn run(options: RunOptions) -> Result<Finished> {
         fault_injected_at: injected_at,
     };
     let result = ResultFile::new(meta, &scenario, &timeline, &scorecard);
-    let io_error = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Io {
-            action: "writing the result",
-            path,
-            source,
-        }
-    };
-    let result_path =
-        write_atomically(&options.results, &result).map_err(io_error(&options.results))?;
+    let result_path = write_atomically(&options.results, &result)
+        .map_err(Error::io("writing the result", &options.results))?;
     let debrief_path = result_path.with_extension("md");
     std::fs::write(&debrief_path, crate::report::markdown::debrief(&result))
-        .map_err(io_error(&debrief_path))?;
+        .map_err(Error::io("writing the debrief", &debrief_path))?;
     Ok(Finished {
         result,
         result_path,
@@ -685,7 +677,8 @@ mod tests {
 
     #[test]
     fn a_seed_replays_the_onset_and_the_onset_stays_in_its_window() {
-        let scenario = crate::scenario::load(Path::new("scenarios/high-cpu-usage.yaml")).unwrap();
+        let scenario =
+            crate::scenario::load(std::path::Path::new("scenarios/high-cpu-usage.yaml")).unwrap();
         let window = scenario.faults[0].onset;
         let onsets: Vec<Duration> = (0..50).map(|seed| draw_onset(&scenario, seed)).collect();
         assert_eq!(draw_onset(&scenario, 7), draw_onset(&scenario, 7));

@@ -1,7 +1,7 @@
 //! Injected faults are recorded on the host, one JSON file each, so `fault revert` from another
 //! shell (or a drill's abort) knows exactly what to restore. Files are written atomically.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,13 +46,14 @@ impl FaultStore {
 
     /// Saves `record` (replacing an older version of it) atomically.
     pub fn save(&self, record: &FaultRecord) -> Result<()> {
-        std::fs::create_dir_all(&self.dir).map_err(io("creating", &self.dir))?;
+        std::fs::create_dir_all(&self.dir).map_err(Error::io("creating", &self.dir))?;
         let path = self.path_of(&record.id);
-        let mut file = tempfile::NamedTempFile::new_in(&self.dir).map_err(io("writing", &path))?;
+        let mut file =
+            tempfile::NamedTempFile::new_in(&self.dir).map_err(Error::io("writing", &path))?;
         serde_json::to_writer_pretty(&mut file, record)
-            .map_err(|e| io("writing", &path)(e.into()))?;
+            .map_err(|e| Error::io("writing", &path)(e.into()))?;
         file.persist(&path)
-            .map_err(|e| io("writing", &path)(e.error))?;
+            .map_err(|e| Error::io("writing", &path)(e.error))?;
         Ok(())
     }
 
@@ -61,7 +62,7 @@ impl FaultStore {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io("reading", &self.dir)(e)),
+            Err(e) => return Err(Error::io("reading", &self.dir)(e)),
         };
         let mut records = Vec::new();
         for entry in entries.flatten() {
@@ -95,7 +96,7 @@ impl FaultStore {
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io("removing", &path)(e)),
+            Err(e) => Err(Error::io("removing", &path)(e)),
         }
     }
 
@@ -111,7 +112,7 @@ impl FaultStore {
             return Ok(());
         }
         let dir = self.own_actions_dir();
-        std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
+        std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
         let path = self.own_actions_path(session);
         let mut lines = String::new();
         for action in actions {
@@ -124,7 +125,7 @@ impl FaultStore {
             .append(true)
             .open(&path)
             .and_then(|mut file| std::io::Write::write_all(&mut file, lines.as_bytes()))
-            .map_err(io("appending to", &path))
+            .map_err(Error::io("appending to", &path))
     }
 
     /// Every own action logged for `session`, oldest first (lines that do not parse are skipped).
@@ -136,7 +137,7 @@ impl FaultStore {
                 .filter_map(|line| serde_json::from_str(line).ok())
                 .collect()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(io("reading", &path)(e)),
+            Err(e) => Err(Error::io("reading", &path)(e)),
         }
     }
 
@@ -146,7 +147,7 @@ impl FaultStore {
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io("removing", &dir)(e)),
+            Err(e) => Err(Error::io("removing", &dir)(e)),
         }
     }
 
@@ -167,15 +168,6 @@ impl FaultStore {
             })
             .collect();
         self.own_actions_dir().join(format!("{safe}.jsonl"))
-    }
-}
-
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.to_path_buf();
-    move |source| Error::Io {
-        action,
-        path,
-        source,
     }
 }
 

@@ -206,9 +206,9 @@ async fn served_certificate(target: &FaultTarget) -> Option<CertInfo> {
 }
 
 fn parse_pem(pem: &[u8]) -> Result<CertInfo> {
-    let dir = tempfile::tempdir().map_err(io_error("creating", Path::new("a temp dir")))?;
+    let dir = tempfile::tempdir().map_err(Error::io("creating", Path::new("a temp dir")))?;
     let file = dir.path().join("served.crt");
-    std::fs::write(&file, pem).map_err(io_error("writing", &file))?;
+    std::fs::write(&file, pem).map_err(Error::io("writing", &file))?;
     read_cert_info(&file).map_err(|error| Error::FaultAction {
         container: "-".to_string(),
         command: "read the agent's certificate".to_string(),
@@ -242,15 +242,6 @@ fn pem_of(der: &[u8]) -> String {
     }
     pem.push_str("-----END CERTIFICATE-----\n");
     pem
-}
-
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.to_path_buf();
-    move |source| Error::Io {
-        action,
-        path,
-        source,
-    }
 }
 
 #[cfg(test)]
