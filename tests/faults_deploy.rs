@@ -191,15 +191,6 @@ fn optimize_multi_stage(sandbox: &TestSandbox) -> u16 {
         .as_u16()
 }
 
-fn traffic_stats(sandbox: &TestSandbox) -> Value {
-    client()
-        .get(format!("{}/stats", sandbox.traffic_stats()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
-}
-
 #[test]
 fn bad_release_fails_requests_until_it_is_rolled_back() {
     require_docker!();
@@ -221,7 +212,7 @@ fn bad_release_fails_requests_until_it_is_rolled_back() {
     let stats = eventually(
         Duration::from_secs(90),
         "the traffic's error rate past the 5 % critical threshold",
-        || Some(traffic_stats(&sandbox)).filter(|s| s["error_rate"].as_f64() > Some(0.05)),
+        || Some(sandbox.traffic_json("/stats")).filter(|s| s["error_rate"].as_f64() > Some(0.05)),
     );
     eprintln!(
         "traffic on 1.5.0: error rate {}, p50 {} ms, p95 {} ms",

@@ -12,15 +12,6 @@ use serde_json::Value;
 
 const CONFIG_FILE: &str = "/etc/docker-optimizer/config.yml";
 
-/// The client-side statistics of the sandbox's traffic (last 60 s).
-fn traffic_stats(sandbox: &TestSandbox) -> Value {
-    client()
-        .get(format!("{}/stats", sandbox.traffic_stats()))
-        .send()
-        .and_then(|r| r.json())
-        .expect("traffic stats")
-}
-
 fn config_file(sandbox: &TestSandbox) -> String {
     let output = sandbox.exec(&["cat", CONFIG_FILE]);
     assert_success(&output, "cat config");
@@ -67,7 +58,7 @@ fn latency_raises_the_p95_until_the_testing_settings_are_removed() {
     let sandbox = TestSandbox::up("latency");
     let original = config_file(&sandbox);
     let baseline = eventually(Duration::from_secs(60), "baseline traffic", || {
-        let stats = traffic_stats(&sandbox);
+        let stats = sandbox.traffic_json("/stats");
         (stats["requests"].as_u64() >= Some(20)).then_some(stats)
     });
     let injected_at = Instant::now();
@@ -78,7 +69,7 @@ fn latency_raises_the_p95_until_the_testing_settings_are_removed() {
     assert_eq!(sandbox.root_cause_present(&id), Some(true));
 
     eventually(Duration::from_secs(60), "p95 above 1 s", || {
-        let stats = traffic_stats(&sandbox);
+        let stats = sandbox.traffic_json("/stats");
         (stats["p95_ms"].as_f64() > Some(1000.0)).then_some(())
     });
     eprintln!(
@@ -86,7 +77,7 @@ fn latency_raises_the_p95_until_the_testing_settings_are_removed() {
         injected_at.elapsed().as_secs_f64()
     );
     wait_for_a_full_window_since(injected_at);
-    let stats = traffic_stats(&sandbox);
+    let stats = sandbox.traffic_json("/stats");
     let p95 = stats["p95_ms"].as_f64().unwrap();
     eprintln!("latency: baseline {baseline}\nlatency: with the fault {stats}");
     assert!(
@@ -123,14 +114,14 @@ fn error_rate_fails_a_share_of_requests_until_the_testing_setting_is_removed() {
     assert!(logs(&sandbox).contains("fault injection is enabled"));
     assert_eq!(sandbox.root_cause_present(&id), Some(true));
     eventually(Duration::from_secs(60), "the first injected error", || {
-        (traffic_stats(&sandbox)["errors"].as_u64() > Some(0)).then_some(())
+        (sandbox.traffic_json("/stats")["errors"].as_u64() > Some(0)).then_some(())
     });
     eprintln!(
         "error-rate: first error {:.0}s after inject",
         injected_at.elapsed().as_secs_f64()
     );
     wait_for_a_full_window_since(injected_at);
-    let stats = traffic_stats(&sandbox);
+    let stats = sandbox.traffic_json("/stats");
     eprintln!("error-rate: with the fault {stats}");
     let rate = stats["error_rate"].as_f64().unwrap() * 100.0;
     assert!(
@@ -210,7 +201,7 @@ fn metrics_stale_freezes_the_exporter_until_the_refresh_is_fixed() {
     let id = sandbox.inject("metrics-stale", &[]);
     assert_eq!(effective(&sandbox, "metrics", "refresh_seconds"), 86_400);
     assert_frozen(&sandbox);
-    assert!(traffic_stats(&sandbox)["requests"].as_u64() > Some(0));
+    assert!(sandbox.traffic_json("/stats")["requests"].as_u64() > Some(0));
     assert_eq!(sandbox.root_cause_present(&id), Some(true));
 
     // A restart renders one fresh snapshot, which freezes again.

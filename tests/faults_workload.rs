@@ -27,24 +27,6 @@ fn jobs_on(sandbox: &TestSandbox, input_sha256: &str) -> Vec<u64> {
         .collect()
 }
 
-fn traffic_control(sandbox: &TestSandbox) -> Value {
-    client()
-        .get(format!("{}/control", sandbox.traffic_stats()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
-}
-
-fn traffic_stats(sandbox: &TestSandbox) -> Value {
-    client()
-        .get(format!("{}/stats", sandbox.traffic_stats()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
-}
-
 fn denylist(sandbox: &TestSandbox) -> Vec<String> {
     let output = sandbox.exec(&["cat", "/var/lib/docker-optimizer/denylist.json"]);
     serde_json::from_slice(&output.stdout).unwrap_or_default()
@@ -102,7 +84,7 @@ fn cpu_runaway_comes_back_after_a_restart_until_its_input_is_deny_listed() {
     assert_eq!(sandbox.root_cause_present(&id), Some(false));
 
     sandbox.revert(&id);
-    assert!(traffic_control(&sandbox)["poison"].is_null());
+    assert!(sandbox.traffic_json("/control")["poison"].is_null());
     assert!(
         !denylist(&sandbox).contains(&input),
         "the deny-list is as the baseline had it"
@@ -128,7 +110,7 @@ fn cpu_runaway_revert_stops_the_client_and_its_jobs() {
     eventually(Duration::from_secs(15), "no job on the input", || {
         jobs_on(&sandbox, &input).is_empty().then_some(())
     });
-    assert!(traffic_control(&sandbox)["poison"].is_null());
+    assert!(sandbox.traffic_json("/control")["poison"].is_null());
     assert!(denylist(&sandbox).is_empty());
     std::thread::sleep(Duration::from_secs(3));
     assert!(
@@ -213,7 +195,7 @@ fn memory_leak_regrows_after_a_restart_until_the_cache_is_bounded() {
     let restored = stdout(&sandbox.exec(&["cat", "/etc/docker-optimizer/config.yml"]));
     assert_eq!(restored, original, "the original config is back");
     assert_eq!(
-        traffic_control(&sandbox)["unique_inputs"],
+        sandbox.traffic_json("/control")["unique_inputs"],
         serde_json::json!({})
     );
     assert_eq!(sandbox.agentctl_json(&["cache", "stats"])["max_size"], 1000);
@@ -279,7 +261,7 @@ fn traffic_surge_is_resolved_by_adding_capacity() {
     let id = sandbox.inject("traffic-surge", &[]);
     std::thread::sleep(Duration::from_secs(10));
     let cpu_during = sandbox.cpu_percent();
-    let stats = traffic_stats(&sandbox);
+    let stats = sandbox.traffic_json("/stats");
     let analyses_per_second = (analyses(&sandbox) - analyses_before) / 12.0;
     eprintln!(
         "traffic-surge: CPU {cpu_before:.1} % -> {cpu_during:.1} %, {analyses_per_second:.1} \
@@ -310,7 +292,7 @@ fn traffic_surge_is_resolved_by_adding_capacity() {
 
     sandbox.revert(&id);
     assert_eq!(
-        traffic_control(&sandbox)["unique_inputs"],
+        sandbox.traffic_json("/control")["unique_inputs"],
         serde_json::json!({})
     );
     let nano_cpus = stdout(&docker(&[

@@ -215,6 +215,15 @@ impl TestSandbox {
         assert_success(&output, &format!("fault revert {id}"));
     }
 
+    /// `GET <path>` of the traffic's statistics port as JSON (`/stats`, `/control`).
+    pub fn traffic_json(&self, path: &str) -> Value {
+        client()
+            .get(format!("{}{path}", self.traffic_stats()))
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("traffic {path}: {e}"))
+    }
+
     /// `firedrill sandbox deploy --version <version> --json`, asserting success; its answer.
     pub fn deploy(&self, version: &str) -> Value {
         let output = firedrill()
