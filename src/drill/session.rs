@@ -282,6 +282,7 @@ impl<'a> Drill<'a> {
             }
             let sample = sampler.sample().await;
             let events = engine.observe(&sample);
+            let mut now_pending = Vec::new();
             for alert in engine.pending() {
                 let key = (alert.alert.clone(), alert.severity.to_string());
                 if !pending.contains(&key) {
@@ -292,12 +293,9 @@ impl<'a> Drill<'a> {
                         threshold: alert.threshold,
                     });
                 }
+                now_pending.push(key);
             }
-            pending = engine
-                .pending()
-                .iter()
-                .map(|a| (a.alert.clone(), a.severity.to_string()))
-                .collect();
+            pending = now_pending;
             for event in events {
                 timer.println(page_line(&event));
                 let (alert, severity) =
@@ -465,11 +463,11 @@ impl<'a> Drill<'a> {
                 Err(_) => root_cause = None,
             }
         }
-        let container_present = sandbox::find(self.docker, &self.info.name).await.is_ok();
-        let history_intact = if container_present {
-            self.history_intact().await
-        } else {
-            None
+        let agent = sandbox::find(self.docker, &self.info.name).await.ok();
+        let container_present = agent.is_some();
+        let history_intact = match agent {
+            Some(info) => self.history_intact(info).await,
+            None => None,
         };
         Observation {
             at: elapsed.as_secs_f64(),
@@ -481,8 +479,7 @@ impl<'a> Drill<'a> {
     }
 
     /// Whether the history database is there (its loss is data loss, whatever else happened).
-    async fn history_intact(&self) -> Option<(bool, String)> {
-        let info = sandbox::find(self.docker, &self.info.name).await.ok()?;
+    async fn history_intact(&self, info: SandboxInfo) -> Option<(bool, String)> {
         let target = FaultTarget::new(self.docker.clone(), info);
         let output = target.exec("0", &["test", "-s", HISTORY_DB]).await.ok();
         let _ = self
