@@ -107,6 +107,12 @@ pub enum Error {
     #[error("{invalid} of {total} scenario files invalid (each problem is listed above)")]
     InvalidScenarios { invalid: usize, total: usize },
 
+    #[error("no scenario files in {}; expected *.yaml scenarios there, or name them", folder.display())]
+    NoScenarios { folder: PathBuf },
+
+    #[error("{count} problem(s) with the runbooks (each is listed above)")]
+    RunbookProblems { count: usize },
+
     #[error(transparent)]
     Control(#[from] crate::drill::control::ControlError),
 

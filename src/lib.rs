@@ -13,3 +13,4 @@ pub mod scenario;
 pub mod score;
 pub mod state;
 pub mod ui;
+pub mod validate;

@@ -65,6 +65,8 @@ impl Progress {
 /// script reads exactly what it would read from a log.
 pub struct DrillTimer {
     bar: Option<ProgressBar>,
+    /// Nothing is printed (see [`DrillTimer::hidden`]).
+    hidden: bool,
 }
 
 impl DrillTimer {
@@ -80,13 +82,22 @@ impl DrillTimer {
             bar.enable_steady_tick(Duration::from_millis(250));
             bar
         });
-        DrillTimer { bar }
+        DrillTimer { bar, hidden: false }
+    }
+
+    /// Prints nothing: for drills `firedrill validate` runs several at a time.
+    pub fn hidden() -> DrillTimer {
+        DrillTimer {
+            bar: None,
+            hidden: true,
+        }
     }
 
     /// Prints a line of the drill's output above the status line.
     pub fn println(&self, line: impl AsRef<str>) {
         match &self.bar {
             Some(bar) => bar.println(line.as_ref()),
+            None if self.hidden => {}
             None => println!("{}", line.as_ref()),
         }
     }

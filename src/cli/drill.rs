@@ -15,7 +15,8 @@ use crate::report::terminal::scorecard;
 /// Runs a drill and prints its scorecard. Exit 0 when resolved, 1 when it ended unresolved
 /// (mitigated or timed out), 130 when aborted.
 pub async fn run(options: RunOptions) -> Result<ExitCode> {
-    let finished = session::run(options).await?;
+    let interrupt = crate::interrupt::Interrupt::listen();
+    let finished = session::run(options, &interrupt).await?;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     println!("\n{}", scorecard(&finished.result, color));
     println!(

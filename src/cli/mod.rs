@@ -61,6 +61,9 @@ enum Command {
     Status(DrillStatusArgs),
     /// End the running drill: revert the fault, remove the sandbox, save the result as aborted.
     Abort(SessionArgs),
+    /// Prove the runbooks work: run each scenario's reference solution against its fault, check
+    /// the pages, a negative control, the resolution in time and that nothing was harmed.
+    Validate(ValidateArgs),
     /// Render result files as a Markdown debrief, an HTML page (several make a leaderboard) or JSON.
     Report(ReportArgs),
 }
@@ -88,6 +91,25 @@ struct RunArgs {
     /// Replace the scenario's time limit (a rehearsal, a test).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     time_limit: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// Scenario files or ids; every scenario of the scenarios folder when none are given.
+    #[arg(value_name = "SCENARIO")]
+    scenarios: Vec<String>,
+    /// Also write a JUnit XML report (a suite per scenario, a test case per check).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write the report as JSON (`firedrill.validation/v1`).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// How many drills run at once (default: two per core, at most 8).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=32))]
+    parallel: Option<u16>,
+    /// Where each drill's result (`<session>.json`) and debrief go.
+    #[arg(long, value_name = "DIR", default_value = "firedrill-results")]
+    results: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -363,6 +385,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 onset: args.onset,
                 results: args.results,
                 time_limit: args.time_limit,
+                mode: crate::drill::session::RunMode::Trainee,
             };
             drill::run(options).await
         }
@@ -384,6 +407,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             drill::verb(args.session.session.as_deref(), Verb::Status, args.json).await
         }
         Command::Abort(args) => drill::verb(args.session.as_deref(), Verb::Abort, false).await,
+        Command::Validate(args) => {
+            let options = crate::validate::ValidateOptions {
+                scenarios: args.scenarios,
+                parallel: args
+                    .parallel
+                    .map_or_else(crate::validate::default_parallelism, usize::from),
+                results: args.results,
+            };
+            scenario::validate(options, args.junit.as_deref(), args.json.as_deref()).await
+        }
         Command::Report(args) => report::report(&args.results, args.format, args.output.as_deref()),
     }
 }

@@ -7,13 +7,17 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::runbook::RunbookFolder;
 use crate::scenario::catalog::{self, Loaded};
 use crate::scenario::model::Difficulty;
 
 /// Checks the named scenarios (all of the folder when none are named): one `ok` line per valid
 /// file, one `path:line:col: message` line per problem; fails when any file has a problem.
+/// The runbook folder is checked too: each procedure a scenario names must be there, in the
+/// house structure; checking the whole folder, every runbook id must have a scenario.
 pub fn check(scenarios: &[String]) -> Result<ExitCode> {
-    let loaded = if scenarios.is_empty() {
+    let whole_folder = scenarios.is_empty();
+    let mut loaded = if whole_folder {
         catalog::all()?
     } else {
         let paths = scenarios
@@ -25,8 +29,63 @@ pub fn check(scenarios: &[String]) -> Result<ExitCode> {
     if loaded.is_empty() {
         println!("no scenario files in {}", catalog::folder().display());
     }
+    // Coverage counts every scenario that parsed, even one whose runbook text is missing (that
+    // is its own problem, reported at its line).
+    let uncovered = catalog::uncovered_runbooks(&loaded);
+    let runbooks = RunbookFolder::load(&crate::runbook::folder::folder());
+    catalog::check_runbook_anchors(&mut loaded, &runbooks);
     print!("{}", render_check(&loaded));
-    verdict(&loaded)
+    let mut runbook_problems: Vec<String> =
+        runbooks.problems.iter().map(ToString::to_string).collect();
+    if whole_folder {
+        runbook_problems.extend(uncovered.into_iter().map(|id| {
+            format!(
+                "{}: no scenario drills runbook `{id}` ({}); expected at least one",
+                catalog::folder().display(),
+                crate::runbook::url(id)
+            )
+        }));
+    }
+    for problem in &runbook_problems {
+        println!("{problem}");
+    }
+    if runbook_problems.is_empty() {
+        println!(
+            "ok   runbooks {}: {} procedures",
+            runbooks.path.display(),
+            runbooks.procedures.len()
+        );
+    }
+    verdict(&loaded)?;
+    if !runbook_problems.is_empty() {
+        return Err(Error::RunbookProblems {
+            count: runbook_problems.len(),
+        });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Validates scenarios (see [`crate::validate`]), prints the summary and writes the reports.
+/// Exit 0 when every check of every scenario passed, 1 when any failed.
+pub async fn validate(
+    options: crate::validate::ValidateOptions,
+    junit: Option<&std::path::Path>,
+    json: Option<&std::path::Path>,
+) -> Result<ExitCode> {
+    let interrupt = crate::interrupt::Interrupt::listen();
+    let report = crate::validate::validate(options, &interrupt).await?;
+    print!("{}", report.summary());
+    if let Some(path) = junit {
+        super::write_atomically(path, &report.to_junit(), "writing the JUnit report")?;
+    }
+    if let Some(path) = json {
+        super::write_atomically(path, &report.to_json(), "writing the validation report")?;
+    }
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::error::EXIT_FAILED)
+    })
 }
 
 /// Lists the valid scenarios of the folder; the problems of the others go to stderr.

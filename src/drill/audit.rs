@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::timeline::Action;
 use crate::docker::exec::OwnAction;
-use crate::docker::labels::OWN_USER_AGENT;
+use crate::docker::labels::{self, OWN_USER_AGENT};
 use crate::scenario::model::ActionSource;
 
 /// The traffic generator's user agent (set in the sandbox crate's traffic client).
@@ -65,6 +65,9 @@ pub fn docker_action(event: &EventMessage, own: &[OwnAction]) -> Option<(f64, Ac
             )
         });
     }
+    if action == "create" {
+        return deploy_action(at, &attributes, own);
+    }
     let (_, text) = CONTAINER_ACTIONS.iter().find(|(name, _)| *name == action)?;
     if own.iter().any(|o| {
         o.exec_id.is_none() && (o.at - at).abs() <= OWN_ACTION_SLACK_S && causes(&o.command, action)
@@ -78,6 +81,30 @@ pub fn docker_action(event: &EventMessage, own: &[OwnAction]) -> Option<(f64, Ac
             text: text.to_string(),
         },
     ))
+}
+
+/// A new agent container under the sandbox's name is a deploy (`firedrill sandbox deploy`
+/// creates it): `deploy <release>`, unless it was firedrill's own (a bad-release fault).
+fn deploy_action(
+    at: f64,
+    attributes: &HashMap<String, String>,
+    own: &[OwnAction],
+) -> Option<(f64, Action)> {
+    let release = attributes.get(labels::RELEASE)?;
+    let firedrills = own.iter().any(|o| {
+        o.exec_id.is_none()
+            && (o.at - at).abs() <= OWN_ACTION_SLACK_S
+            && o.command.starts_with("firedrill sandbox deploy")
+    });
+    (!firedrills).then(|| {
+        (
+            at,
+            Action {
+                source: ActionSource::Firedrill,
+                text: format!("deploy {release}"),
+            },
+        )
+    })
 }
 
 /// Whether firedrill's engine action `command` (in `docker` CLI words) produces event `action`.
@@ -226,6 +253,20 @@ mod tests {
             docker_action(&event("archive-path", 400, &[]), &copy_out),
             None
         );
+    }
+
+    #[test]
+    fn a_new_agent_container_is_a_deploy_unless_firedrill_made_it() {
+        let created = event("create", 500, &[("io.firedrill.release", "1.4.3")]);
+        let deploy = docker_action(&created, &[]).unwrap().1;
+        assert_eq!(deploy.source, ActionSource::Firedrill);
+        assert_eq!(deploy.text, "deploy 1.4.3");
+        let bad_release = [own(
+            498.0,
+            None,
+            "firedrill sandbox deploy --name x --version 1.5.0",
+        )];
+        assert_eq!(docker_action(&created, &bad_release), None);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! control channel the trainee's verbs use ([`control`]); [`session`] runs a drill with them.
 
 pub mod audit;
+pub mod budget;
 pub mod control;
+pub mod responder;
 pub mod session;
 pub mod timeline;
 pub mod verifier;

@@ -16,11 +16,14 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::audit;
+use super::budget::BudgetWatch;
 use super::control::{self, Command, Reply, SessionFile, Verb};
+use super::responder::{self, Placeholders, StepRun};
 use super::timeline::{Action, Event, Outcome, Timeline};
 use super::verifier::{Observation, Verifier};
 use crate::docker::sandbox::{self, SandboxInfo, SandboxSpec};
@@ -53,6 +56,27 @@ pub struct RunOptions {
     pub results: PathBuf,
     /// Replaces the scenario's time limit (rehearsals, tests).
     pub time_limit: Option<Duration>,
+    pub mode: RunMode,
+}
+
+/// Who responds to the drill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// A person, on a terminal or through a script: the briefing, pages and verdicts are
+    /// printed, and the drill ends at the resolution.
+    Trainee,
+    /// `firedrill validate`: the scenario's reference solution runs as the responder, nothing
+    /// is printed (several drills run at once), and the drill ends at the resolution only
+    /// once every reference step has run.
+    Validation,
+}
+
+/// One reading of the root-cause probes (present or not; `None` when it told nothing), in
+/// seconds from the injection: the negative control of `firedrill validate` reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProbeReading {
+    pub at: f64,
+    pub present: Option<bool>,
 }
 
 /// A finished drill and where its files are.
@@ -60,9 +84,12 @@ pub struct Finished {
     pub result: ResultFile,
     pub result_path: PathBuf,
     pub debrief_path: PathBuf,
+    /// The reference steps as they ran (validation only).
+    pub solution: Vec<StepRun>,
+    pub probes: Vec<ProbeReading>,
 }
 
-pub async fn run(options: RunOptions) -> Result<Finished> {
+pub async fn run(options: RunOptions, interrupt: &Interrupt) -> Result<Finished> {
     let path = catalog::resolve(&options.scenario)?;
     let mut scenario = load(&path)?;
     if let Some(limit) = options.time_limit {
@@ -74,8 +101,10 @@ pub async fn run(options: RunOptions) -> Result<Finished> {
     let hex = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
     let session = format!("drill-{hex}");
     let sandbox_name = format!("drill-{hex}");
-    let interrupt = Interrupt::listen();
-    let progress = Progress::new();
+    let progress = match options.mode {
+        RunMode::Trainee => Progress::new(),
+        RunMode::Validation => Progress::silent(),
+    };
     let release = scenario
         .sandbox
         .version
@@ -86,12 +115,20 @@ pub async fn run(options: RunOptions) -> Result<Finished> {
         session: session.clone(),
         agent_env: scenario.sandbox.env.clone(),
     };
-    let image = image::ensure(&docker, &release, &session, &progress, &interrupt).await?;
-    let info = sandbox::up(&docker, &spec, &image, &progress, &interrupt).await?;
+    let image = image::ensure(&docker, &release, &session, &progress, interrupt).await?;
+    let info = sandbox::up(&docker, &spec, &image, &progress, interrupt).await?;
     progress.finish();
     let store = FaultStore::open_default();
-    let mut drill = Drill::new(&docker, &store, &scenario, &info, options.guided, onset);
-    let outcome = drill.drive(&interrupt).await;
+    let mut drill = Drill::new(&docker, &store, &scenario, &info, &options, onset);
+    let outcome = drill.drive(interrupt).await;
+    let solution = match drill.responder.take() {
+        Some(responder) if responder.is_finished() => responder.await.unwrap_or_default(),
+        Some(responder) => {
+            responder.abort();
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
     // Always: revert, withdraw, remove; then report what happened.
     for id in &drill.fault_ids {
         if let Err(error) = faults::revert(&docker, &store, id).await {
@@ -120,6 +157,8 @@ pub async fn run(options: RunOptions) -> Result<Finished> {
         result,
         result_path,
         debrief_path,
+        solution,
+        probes: std::mem::take(&mut drill.probes),
     })
 }
 
@@ -155,6 +194,7 @@ struct Drill<'a> {
     scenario: &'a Scenario,
     info: &'a SandboxInfo,
     guided: bool,
+    mode: RunMode,
     onset: Duration,
     /// Entries with Unix times; made relative to the injection at the end.
     entries: Vec<(f64, Event)>,
@@ -162,6 +202,10 @@ struct Drill<'a> {
     injected_at: Option<SystemTime>,
     hints_shown: usize,
     firing: Vec<(String, String, String)>,
+    budget: Option<BudgetWatch>,
+    probes: Vec<ProbeReading>,
+    /// The reference solution running (validation only).
+    responder: Option<tokio::task::JoinHandle<Vec<StepRun>>>,
 }
 
 impl<'a> Drill<'a> {
@@ -170,7 +214,7 @@ impl<'a> Drill<'a> {
         store: &'a FaultStore,
         scenario: &'a Scenario,
         info: &'a SandboxInfo,
-        guided: bool,
+        options: &RunOptions,
         onset: Duration,
     ) -> Drill<'a> {
         Drill {
@@ -178,13 +222,17 @@ impl<'a> Drill<'a> {
             store,
             scenario,
             info,
-            guided,
+            guided: options.guided,
+            mode: options.mode,
             onset,
             entries: Vec::new(),
             fault_ids: Vec::new(),
             injected_at: None,
             hints_shown: 0,
             firing: Vec::new(),
+            budget: scenario.change_budget.as_ref().map(BudgetWatch::new),
+            probes: Vec::new(),
+            responder: None,
         }
     }
 
@@ -217,7 +265,10 @@ impl<'a> Drill<'a> {
         interrupt: &Interrupt,
         commands: &mut mpsc::Receiver<Command>,
     ) -> Result<(Timeline, SystemTime)> {
-        let timer = DrillTimer::new();
+        let timer = match self.mode {
+            RunMode::Trainee => DrillTimer::new(),
+            RunMode::Validation => DrillTimer::hidden(),
+        };
         timer.println(format!(
             "\n{}\n\n{}",
             self.scenario.title,
@@ -282,6 +333,13 @@ impl<'a> Drill<'a> {
             }
             let sample = sampler.sample().await;
             let events = engine.observe(&sample);
+            if self.injected_at.is_some() {
+                if let Some(budget) = &mut self.budget {
+                    for event in budget.observe(&sample) {
+                        self.push(event);
+                    }
+                }
+            }
             let mut now_pending = Vec::new();
             for alert in engine.pending() {
                 let key = (alert.alert.clone(), alert.severity.to_string());
@@ -342,7 +400,9 @@ impl<'a> Drill<'a> {
             for event in verifier.observe(&observation) {
                 self.push(event);
             }
-            if verifier.is_resolved() {
+            // A validation ends once the reference solution has run to its last step.
+            let responding = self.responder.as_ref().is_some_and(|r| !r.is_finished());
+            if verifier.is_resolved() && !responding {
                 timer.println("resolved: the root cause is gone and stayed gone; the drill ends");
                 break Outcome::Resolved;
             }
@@ -394,6 +454,13 @@ impl<'a> Drill<'a> {
             });
         }
         self.injected_at = Some(SystemTime::now());
+        if self.mode == RunMode::Validation {
+            self.responder = Some(tokio::spawn(responder::run(
+                self.scenario.reference_solution.clone(),
+                Placeholders::of(self.info),
+                Instant::now(),
+            )));
+        }
         Ok(())
     }
 
@@ -440,7 +507,7 @@ impl<'a> Drill<'a> {
             .any(|a| a.alert == "AgentDown" || expected.is_empty() || expected.contains(&a.alert))
     }
 
-    async fn observe(&self, elapsed: Duration, engine: &AlertEngine) -> Observation {
+    async fn observe(&mut self, elapsed: Duration, engine: &AlertEngine) -> Observation {
         let impact = self.impact(engine);
         let mut root_cause: Option<(bool, String)> = Some((false, String::new()));
         for id in &self.fault_ids {
@@ -463,6 +530,10 @@ impl<'a> Drill<'a> {
                 Err(_) => root_cause = None,
             }
         }
+        self.probes.push(ProbeReading {
+            at: elapsed.as_secs_f64(),
+            present: root_cause.as_ref().map(|(present, _)| *present),
+        });
         let agent = sandbox::find(self.docker, &self.info.name).await.ok();
         let container_present = agent.is_some();
         let history_intact = match agent {

@@ -83,6 +83,13 @@ pub enum Event {
     },
     /// The agent container was removed or recreated by the trainee.
     ContainerDestroyed,
+    /// The live client traffic broke a limit of the scenario's change budget: `metric` is
+    /// `error rate %` or `p95 s`, `value` what it reached when it crossed `limit`.
+    ChangeBudgetExceeded {
+        metric: String,
+        value: f64,
+        limit: f64,
+    },
     Ended {
         outcome: Outcome,
     },

@@ -91,6 +91,16 @@ impl FaultKind {
     }
 
     /// The kind called `name` on the command line.
+    /// Whether the fault keeps a whole core busy (its symptom is CPU at the limit): two such
+    /// drills on a small machine starve each other and neither pages, so `firedrill validate`
+    /// runs them one per two cores.
+    pub fn busies_cpu(self) -> bool {
+        matches!(
+            self,
+            FaultKind::CpuRunaway | FaultKind::CpuBurn | FaultKind::TrafficSurge
+        )
+    }
+
     pub fn from_name(name: &str) -> Option<FaultKind> {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }

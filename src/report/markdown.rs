@@ -353,6 +353,10 @@ impl Findings {
                     "Fix the agent in place: this drill does not allow removing or recreating \
                      its container."
                 }
+                DeductionKind::ChangeBudget => {
+                    "Make the change without hurting the clients: check the traffic's error \
+                     rate and latency before, during and after each step."
+                }
                 DeductionKind::Aborted => "Run the drill again, to the end.",
             };
             self.not
@@ -365,7 +369,9 @@ impl Findings {
             || result.score.deductions.iter().any(|d| {
                 matches!(
                     d.kind,
-                    DeductionKind::DataLoss | DeductionKind::ContainerDestroyed
+                    DeductionKind::DataLoss
+                        | DeductionKind::ContainerDestroyed
+                        | DeductionKind::ChangeBudget
                 )
             });
         if !harmful {

@@ -164,6 +164,11 @@ fn describe(event: &Event) -> String {
         Event::Resolved => "resolved: root cause gone and stable".to_string(),
         Event::DataLoss { detail } => format!("data loss: {detail}"),
         Event::ContainerDestroyed => "agent container destroyed".to_string(),
+        Event::ChangeBudgetExceeded {
+            metric,
+            value,
+            limit,
+        } => format!("change budget broken: the traffic's {metric} at {value:.2}, limit {limit}"),
         Event::Ended { outcome } => format!("drill ended: {}", score::outcome_label(*outcome)),
     }
 }

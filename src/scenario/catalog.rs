@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::load::{load, problem_in_file, ScenarioError};
 use super::model::Scenario;
 use crate::error::{Error, Result};
+use crate::runbook::RunbookFolder;
 
 /// Points firedrill at a team's own scenarios folder.
 pub const FOLDER_ENV: &str = "FIREDRILL_SCENARIOS";
@@ -81,6 +82,52 @@ pub fn load_all(paths: Vec<PathBuf>) -> Vec<Loaded> {
         }
     }
     loaded
+}
+
+/// Fails each loaded scenario that names a runbook procedure (`runbook`, `diagnosis.accepted`)
+/// the runbook folder does not hold, at the key that names it.
+pub fn check_runbook_anchors(loaded: &mut [Loaded], runbooks: &RunbookFolder) {
+    for (path, result) in loaded.iter_mut() {
+        let Ok(scenario) = result else { continue };
+        let named = std::iter::once(("runbook".to_string(), &scenario.runbook)).chain(
+            scenario
+                .diagnosis
+                .accepted
+                .iter()
+                .enumerate()
+                .filter(|(_, id)| **id != scenario.runbook)
+                .map(|(i, id)| (format!("diagnosis.accepted[{i}]"), id)),
+        );
+        let problems: Vec<_> = named
+            .filter(|(_, id)| runbooks.procedure(id).is_none())
+            .map(|(key, id)| {
+                let file = crate::runbook::file_of(id).unwrap_or("index.md");
+                let message = format!(
+                    "runbook `{id}` has no procedure in {}; expected a `## ` heading whose \
+                     anchor is `{id}` there",
+                    runbooks.path.join(file).display()
+                );
+                problem_in_file(path, &key, message)
+            })
+            .collect();
+        if !problems.is_empty() {
+            *result = Err(ScenarioError {
+                path: path.clone(),
+                problems,
+            });
+        }
+    }
+}
+
+/// The runbook ids no valid scenario of `loaded` drills, in the index's order.
+pub fn uncovered_runbooks(loaded: &[Loaded]) -> Vec<&'static str> {
+    crate::runbook::ids()
+        .filter(|id| {
+            !loaded
+                .iter()
+                .any(|(_, result)| result.as_ref().is_ok_and(|s| s.runbook == *id))
+        })
+        .collect()
 }
 
 /// The scenario files directly in `folder` (runbook texts and other files are not scenarios).

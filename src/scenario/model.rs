@@ -80,6 +80,10 @@ pub struct Scenario {
     #[serde(default)]
     pub hints: Vec<Hint>,
     pub targets: Targets,
+    /// For changes that are not outages (maintenance, deployment): how much the live client
+    /// traffic may suffer while the trainee makes the change.
+    #[serde(default)]
+    pub change_budget: Option<ChangeBudget>,
     /// The drill ends `timed_out` when not resolved by then.
     #[serde(with = "humantime_serde")]
     pub time_limit: Duration,
@@ -209,6 +213,11 @@ pub struct PenaltySpec {
     pub title: String,
     pub any_of: Vec<ActionMatcher>,
     pub points: u32,
+    /// Procedure steps after which the action is no longer harmful: it does not count when
+    /// every one of them was done before it (a restart to reclaim memory once the cache is
+    /// bounded).
+    #[serde(default)]
+    pub unless_after: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -218,6 +227,17 @@ pub struct Hint {
     #[serde(with = "humantime_serde")]
     pub after: Duration,
     pub text: String,
+}
+
+/// The live traffic's limits during a change, each optional: its error rate (percent of the
+/// client's requests over the last 60 s) and its p95 latency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeBudget {
+    #[serde(default)]
+    pub error_rate: Option<f64>,
+    #[serde(with = "humantime_serde", default)]
+    pub p95: Option<Duration>,
 }
 
 /// Target times, from the fault's injection (the runbook's expected time to resolution).
@@ -233,8 +253,10 @@ pub struct Targets {
 }
 
 /// One step of the reference solution, run `at` after the fault started. Exactly one of
-/// `exec` (a command in the agent container, as the agent's user), `docker` (arguments of the
-/// `docker` CLI, `{container}` standing for the agent container) or `firedrill` (a verb).
+/// `exec` (a command in the agent container, as the agent's user, split like a shell does),
+/// `docker` (arguments of the `docker` CLI) or `firedrill` (a drill verb, which gets the
+/// session added, or `sandbox deploy|status ...`). Placeholders: `{container}`, `{sandbox}`,
+/// `{session}`, `{volume}`, `{image}`, `{network}`, `{traffic}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SolutionStep {
@@ -247,3 +269,65 @@ pub struct SolutionStep {
     #[serde(default)]
     pub firedrill: Option<String>,
 }
+
+/// What a reference step runs, its words split as a shell splits them (quotes kept together).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SolutionCommand {
+    /// `docker exec <agent container> <words>`.
+    Exec(Vec<String>),
+    /// `docker <words>`.
+    Docker(Vec<String>),
+    /// `firedrill <words>`.
+    Firedrill(Vec<String>),
+}
+
+impl SolutionStep {
+    /// The step's one command, or why it has none: no action or several (`Err` names which),
+    /// an empty command or unbalanced quotes.
+    pub fn command(&self) -> std::result::Result<SolutionCommand, String> {
+        let actions: Vec<(&str, &str)> = [
+            ("exec", &self.exec),
+            ("docker", &self.docker),
+            ("firedrill", &self.firedrill),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
+        .collect();
+        let [(name, text)] = actions[..] else {
+            let names: Vec<&str> = actions.iter().map(|(name, _)| *name).collect();
+            return Err(format!(
+                "a step with {} actions ({}); expected exactly one of exec, docker, firedrill",
+                actions.len(),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ));
+        };
+        let words = shell_words::split(text)
+            .map_err(|_| format!("the {name} command `{text}` has an unclosed quote"))?;
+        if words.is_empty() {
+            return Err(format!("the {name} command is empty"));
+        }
+        Ok(match name {
+            "exec" => SolutionCommand::Exec(words),
+            "docker" => SolutionCommand::Docker(words),
+            _ => SolutionCommand::Firedrill(words),
+        })
+    }
+
+    /// The step as a person would type it (placeholders left in).
+    pub fn display(&self) -> String {
+        match (&self.exec, &self.docker, &self.firedrill) {
+            (Some(exec), _, _) => format!("docker exec {{container}} {exec}"),
+            (_, Some(docker), _) => format!("docker {docker}"),
+            (_, _, Some(firedrill)) => format!("firedrill {firedrill}"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// The drill verbs a reference step may use; they act on nothing, so they do not end the
+/// negative control of `firedrill validate`.
+pub const DRILL_VERBS: [&str; 5] = ["ack", "diagnose", "note", "hint", "status"];

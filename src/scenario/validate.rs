@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use super::load::{Problem, YamlText};
 use super::model::{
-    ActionMatcher, ActionSource, PenaltySpec, ProcedureStep, Scenario, SolutionStep,
+    ActionMatcher, ActionSource, PenaltySpec, ProcedureStep, Scenario, SolutionCommand,
+    SolutionStep,
 };
 use crate::faults::{FaultKind, Params};
 use crate::monitor::rules::compact_duration;
@@ -18,7 +19,8 @@ use crate::monitor::{RuleError, RuleSet};
 const MAX_TIME_LIMIT: Duration = Duration::from_secs(4 * 3600);
 
 /// The trainee verbs a reference step may use, as `firedrill <verb>` takes them.
-const VERBS: &str = "ack, diagnose <runbook-id>, note <text>, hint";
+const VERBS: &str =
+    "ack, diagnose <runbook-id>, note <text>, hint, status, sandbox deploy|status ...";
 
 /// Every problem of `scenario`, read from a file named `stem`, in the order they are written.
 pub(crate) fn validate(scenario: &Scenario, stem: &str, text: &YamlText) -> Vec<Problem> {
@@ -32,7 +34,8 @@ pub(crate) fn validate(scenario: &Scenario, stem: &str, text: &YamlText) -> Vec<
     check.times(scenario);
     check.alerts(scenario);
     check.procedure(&scenario.procedure);
-    check.penalties(&scenario.penalties);
+    check.penalties(&scenario.penalties, &scenario.procedure);
+    check.change_budget(scenario);
     check.reference_solution(scenario);
     let mut problems = check.problems;
     problems.sort_by_key(|p| p.at);
@@ -321,11 +324,22 @@ impl Checker<'_> {
         }
     }
 
-    fn penalties(&mut self, penalties: &[PenaltySpec]) {
+    fn penalties(&mut self, penalties: &[PenaltySpec], steps: &[ProcedureStep]) {
         let mut defined: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, penalty) in penalties.iter().enumerate() {
             let here = format!("penalties[{i}]");
             self.unique_id("penalties", i, &penalty.id, &mut defined, "penalty");
+            for (j, step) in penalty.unless_after.iter().enumerate() {
+                if !steps.iter().any(|s| &s.id == step) {
+                    self.report(
+                        &format!("{here}.unless_after[{j}]"),
+                        format!(
+                            "`unless_after` names `{step}`, which is not a step of the \
+                             procedure; expected a step id"
+                        ),
+                    );
+                }
+            }
             if penalty.points == 0 {
                 self.report(
                     &format!("{here}.points"),
@@ -395,6 +409,30 @@ impl Checker<'_> {
         }
     }
 
+    fn change_budget(&mut self, scenario: &Scenario) {
+        let Some(budget) = scenario.change_budget else {
+            return;
+        };
+        if budget.error_rate.is_none() && budget.p95.is_none() {
+            self.report(
+                "change_budget",
+                "the change budget sets no limit; expected error_rate, p95 or both".to_string(),
+            );
+        }
+        if let Some(rate) = budget.error_rate.filter(|r| !(0.0..=100.0).contains(r)) {
+            self.report(
+                "change_budget.error_rate",
+                format!("error_rate {rate} is not a percentage; expected 0 to 100"),
+            );
+        }
+        if budget.p95.is_some_and(|p95| p95.is_zero()) {
+            self.report(
+                "change_budget.p95",
+                "p95 is 0; expected a latency above 0, e.g. 3s".to_string(),
+            );
+        }
+    }
+
     fn reference_solution(&mut self, scenario: &Scenario) {
         let steps = &scenario.reference_solution;
         if steps.is_empty() {
@@ -434,45 +472,41 @@ impl Checker<'_> {
     }
 
     fn solution_step(&mut self, here: &str, step: &SolutionStep) {
-        let actions: Vec<(&str, &str)> = [
-            ("exec", &step.exec),
-            ("docker", &step.docker),
-            ("firedrill", &step.firedrill),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
-        .collect();
-        let [(name, command)] = actions[..] else {
-            let names: Vec<&str> = actions.iter().map(|(name, _)| *name).collect();
-            self.report(
-                here,
-                format!(
-                    "a step with {} actions ({}); expected exactly one of exec, docker, firedrill",
-                    actions.len(),
-                    if names.is_empty() {
-                        "none".to_string()
-                    } else {
-                        names.join(", ")
-                    }
-                ),
-            );
+        let command = match step.command() {
+            Ok(command) => command,
+            Err(message) => {
+                let key = [
+                    ("exec", &step.exec),
+                    ("docker", &step.docker),
+                    ("firedrill", &step.firedrill),
+                ]
+                .into_iter()
+                .filter(|(_, value)| value.is_some())
+                .map(|(name, _)| name)
+                .collect::<Vec<_>>();
+                let key_path = match key[..] {
+                    [name] => format!("{here}.{name}"),
+                    _ => here.to_string(),
+                };
+                self.report(&key_path, message);
+                return;
+            }
+        };
+        let SolutionCommand::Firedrill(words) = command else {
             return;
         };
-        let key_path = format!("{here}.{name}");
-        let words: Vec<&str> = command.split_whitespace().collect();
-        if words.is_empty() {
-            self.report(&key_path, format!("the {name} command is empty"));
-            return;
-        }
-        if name != "firedrill" {
-            return;
-        }
+        let key_path = format!("{here}.firedrill");
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
         match words[..] {
-            ["ack"] | ["hint"] | ["note", _, ..] => {}
+            ["ack"] | ["hint"] | ["status", ..] | ["note", _, ..] => {}
             ["diagnose", id] => self.runbook(&key_path, id),
+            ["sandbox", "deploy" | "status", ..] => {}
             _ => self.report(
                 &key_path,
-                format!("`{command}` is not a firedrill verb; expected one of: {VERBS}"),
+                format!(
+                    "`{}` is not a firedrill verb; expected one of: {VERBS}",
+                    words.join(" ")
+                ),
             ),
         }
     }
@@ -638,7 +672,7 @@ reference_solution:
             vec![
                 "acknowledge target 2m is later than detect 1m; expected acknowledge <= detect <= resolve <= time_limit",
                 "time_limit is 5h; expected more than 0s and at most 4h",
-                "`acknowledge` is not a firedrill verb; expected one of: ack, diagnose <runbook-id>, note <text>, hint",
+                "`acknowledge` is not a firedrill verb; expected one of: ack, diagnose <runbook-id>, note <text>, hint, status, sandbox deploy|status ...",
             ]
         );
     }

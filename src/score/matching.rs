@@ -35,19 +35,24 @@ impl Matcher {
     }
 }
 
-/// The first action from the fault's injection on that any of `any_of` matches.
-fn first_match<'t>(any_of: &[ActionMatcher], timeline: &'t Timeline) -> Option<(f64, &'t Action)> {
+/// The first action from the fault's injection on that any of `any_of` matches and `counts`
+/// accepts (by its time).
+fn first_match<'t>(
+    any_of: &[ActionMatcher],
+    timeline: &'t Timeline,
+    counts: impl Fn(f64) -> bool,
+) -> Option<(f64, &'t Action)> {
     let matchers = Matcher::compile(any_of);
     timeline
         .actions()
-        .filter(|(at, _)| *at >= 0.0)
+        .filter(|(at, _)| *at >= 0.0 && counts(*at))
         .find(|(_, action)| matchers.iter().any(|m| m.matches(action)))
 }
 
 pub(super) fn procedure(steps: &[ProcedureStep], timeline: &Timeline) -> Vec<StepResult> {
     let done: Vec<Option<f64>> = steps
         .iter()
-        .map(|step| first_match(&step.any_of, timeline).map(|(at, _)| at))
+        .map(|step| first_match(&step.any_of, timeline, |_| true).map(|(at, _)| at))
         .collect();
     let done_at = |id: &str| {
         steps
@@ -80,11 +85,31 @@ pub(super) fn procedure(steps: &[ProcedureStep], timeline: &Timeline) -> Vec<Ste
         .collect()
 }
 
-pub(super) fn penalties(penalties: &[PenaltySpec], timeline: &Timeline) -> Vec<PenaltyMatch> {
+/// The penalties that matched, each at its first matching action that counts: an action after
+/// every step of the penalty's `unless_after` (as `procedure` found them) does not.
+pub(super) fn penalties(
+    penalties: &[PenaltySpec],
+    procedure: &[StepResult],
+    timeline: &Timeline,
+) -> Vec<PenaltyMatch> {
+    let done_at = |id: &str| {
+        procedure
+            .iter()
+            .find(|step| step.id == id)
+            .and_then(|step| step.done_at)
+    };
     penalties
         .iter()
         .filter_map(|penalty| {
-            first_match(&penalty.any_of, timeline).map(|(at, action)| PenaltyMatch {
+            let harmless_after = penalty
+                .unless_after
+                .iter()
+                .map(|id| done_at(id))
+                .try_fold(f64::NEG_INFINITY, |latest, at| at.map(|at| latest.max(at)));
+            let counts = |at: f64| {
+                penalty.unless_after.is_empty() || harmless_after.is_none_or(|after| at <= after)
+            };
+            first_match(&penalty.any_of, timeline, counts).map(|(at, action)| PenaltyMatch {
                 id: penalty.id.clone(),
                 title: penalty.title.clone(),
                 points: penalty.points,

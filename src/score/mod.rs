@@ -59,7 +59,9 @@
 //! It is in order when every step of its `after` list was done strictly earlier; otherwise it
 //! counts half its weight, and the reason names the steps it should have followed.
 //!
-//! A scenario penalty applies once, at the first action that matches any of its matchers.
+//! A scenario penalty applies once, at the first action that matches any of its matchers. An
+//! action after every step of the penalty's `unless_after` list was done does not count (a
+//! restart that reclaims memory once the cache is bounded is the fix, not a shortcut).
 //!
 //! ## Deductions
 //!
@@ -69,6 +71,7 @@
 //! | each scenario penalty that matched | its `points` |
 //! | data loss (each distinct loss the timeline records) | −30 |
 //! | the agent container destroyed (once) | −20, unless the scenario sets `resolution.allow_destroy` |
+//! | each limit of the scenario's `change_budget` the live traffic broke (error rate, p95), once per limit | −15 |
 //!
 //! An aborted drill scores 0: its only deduction takes away everything the components earned.
 
@@ -92,6 +95,7 @@ const PROCEDURE_MAX: u32 = 30;
 const HINT_COST: i32 = 5;
 const DATA_LOSS_COST: i32 = 30;
 const DESTROY_COST: i32 = 20;
+const CHANGE_BUDGET_COST: i32 = 15;
 
 /// A drill's score with every lost point explained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +140,8 @@ pub enum DeductionKind {
     Penalty,
     DataLoss,
     ContainerDestroyed,
+    /// The live traffic suffered more than the scenario's change budget allows.
+    ChangeBudget,
     Aborted,
 }
 
@@ -197,7 +203,7 @@ pub fn score(scenario: &Scenario, timeline: &Timeline, guided: bool) -> Scorecar
         })
         .collect();
     let procedure = matching::procedure(&scenario.procedure, timeline);
-    let penalties_matched = matching::penalties(&scenario.penalties, timeline);
+    let penalties_matched = matching::penalties(&scenario.penalties, &procedure, timeline);
     let targets = &scenario.targets;
 
     let components = vec![
@@ -472,6 +478,7 @@ fn deductions(
     let mut hints = BTreeSet::new();
     let mut losses = BTreeSet::new();
     let mut destroyed = false;
+    let mut budgets_broken = BTreeSet::new();
     for entry in &timeline.entries {
         let deduction = match &entry.event {
             Event::HintShown { index, .. } if hints.insert(*index) => Deduction {
@@ -499,6 +506,20 @@ fn deductions(
                     points: -DESTROY_COST,
                 }
             }
+            Event::ChangeBudgetExceeded {
+                metric,
+                value,
+                limit,
+            } if budgets_broken.insert(metric.as_str()) => Deduction {
+                kind: DeductionKind::ChangeBudget,
+                reason: format!(
+                    "the live traffic's {metric} reached {} at {} (change budget {})",
+                    fractional(*value),
+                    offset(entry.at),
+                    fractional(*limit)
+                ),
+                points: -CHANGE_BUDGET_COST,
+            },
             _ => continue,
         };
         dated.push((entry.at, deduction));

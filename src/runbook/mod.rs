@@ -1,5 +1,9 @@
 //! The team's runbook index: 16 procedures in four files, each procedure's id an anchor. Every
-//! scenario names one; every alert links one.
+//! scenario names one; every alert links one. [`folder`] reads the procedure texts.
+
+pub mod folder;
+
+pub use folder::{RunbookFolder, RunbookProblem};
 
 /// `(file, ids)` of the index, in its order.
 pub const RUNBOOK_FILES: [(&str, [&str; 4]); 4] = [
