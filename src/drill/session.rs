@@ -73,10 +73,12 @@ pub enum RunMode {
 
 /// One reading of the root-cause probes (present or not; `None` when it told nothing), in
 /// seconds from the injection: the negative control of `firedrill validate` reads them.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeReading {
     pub at: f64,
     pub present: Option<bool>,
+    /// What the probe said (`input 9a7b… is deny-listed and no job on it runs`).
+    pub detail: String,
 }
 
 /// A finished drill and where its files are.
@@ -533,6 +535,10 @@ impl<'a> Drill<'a> {
         self.probes.push(ProbeReading {
             at: elapsed.as_secs_f64(),
             present: root_cause.as_ref().map(|(present, _)| *present),
+            detail: root_cause
+                .as_ref()
+                .map(|(_, detail)| detail.clone())
+                .unwrap_or_default(),
         });
         let agent = sandbox::find(self.docker, &self.info.name).await.ok();
         let container_present = agent.is_some();

@@ -256,26 +256,18 @@ fn resolved_in_time(
             deadline_source(scenario, runbook_expected)
         )),
         (outcome, None) => {
-            let last_probe = result
-                .timeline
-                .iter()
-                .rev()
-                .find_map(|entry| match &entry.event {
-                    Event::RootCausePresent { detail } => {
-                        Some(format!("root cause present: {detail}"))
-                    }
-                    Event::RootCauseCleared { detail } => {
-                        Some(format!("root cause cleared: {detail}"))
-                    }
-                    _ => None,
-                });
+            let last_probe = observed.probes.iter().rev().find_map(|probe| match probe.present {
+                Some(true) => Some(format!("root cause present: {}", probe.detail)),
+                Some(false) => Some(format!("root cause cleared: {}", probe.detail)),
+                None => None,
+            });
             failures.push(format!(
                 "the drill ended {} without a resolution by {} ({}){}",
                 crate::score::outcome_label(outcome),
                 elapsed(deadline),
                 deadline_source(scenario, runbook_expected),
                 last_probe
-                    .map(|p| format!("; last: {p}"))
+                    .map(|p| format!("; last probe: {p}"))
                     .unwrap_or_default()
             ));
         }
@@ -442,6 +434,7 @@ mod tests {
             .map(|at| ProbeReading {
                 at,
                 present: Some(cleared_at.is_none_or(|cleared| at < cleared)),
+                detail: "job j-0042 runs".to_string(),
             })
             .collect()
     }
@@ -504,8 +497,7 @@ mod tests {
                 (
                     "resolved-in-time".to_string(),
                     "the drill ended mitigated without a resolution by 15m 00s (the scenario's \
-                     resolve target); last: root cause present: job j-0042 resubmitted after \
-                     the restart"
+                     resolve target); last probe: root cause present: job j-0042 runs"
                         .to_string()
                 ),
                 (
