@@ -8,13 +8,16 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 const FIXTURES: &str = "tests/fixtures/scenarios";
+/// The line `check` ends with when the shipped runbook folder holds every procedure.
+const RUNBOOKS_OK: &str = "ok   runbooks scenarios/runbooks: 16 procedures\n";
 
 /// The binary under test, run from the package root (so `scenarios/` is the shipped folder).
 fn firedrill() -> Command {
     let mut command = Command::cargo_bin("firedrill").expect("the firedrill binary is built");
     command
         .env_remove("FIREDRILL_LOG")
-        .env_remove("FIREDRILL_SCENARIOS");
+        .env_remove("FIREDRILL_SCENARIOS")
+        .env_remove("FIREDRILL_RUNBOOKS");
     command
 }
 
@@ -36,7 +39,7 @@ fn run(command: &mut Command) -> (Option<i32>, String, String) {
 fn assert_mistake(name: &str, place_and_message: &str) {
     let path = format!("{FIXTURES}/{name}.yaml");
     let (code, stdout, stderr) = run(firedrill().args(["check", &path]));
-    assert_eq!(stdout, format!("{path}:{place_and_message}\n"));
+    assert_eq!(stdout, format!("{path}:{place_and_message}\n{RUNBOOKS_OK}"));
     assert_eq!(
         stderr,
         "firedrill: error: 1 of 1 scenario files invalid (each problem is listed above)\n"
@@ -69,8 +72,10 @@ fn a_scenario_is_named_by_id_or_path() {
     let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
     assert_eq!(
         stdout,
-        "ok   scenarios/memory-leaks.yaml  memory-leaks (memory-leaks)\n\
-         ok   scenarios/high-cpu-usage.yaml  high-cpu-usage (high-cpu-usage)\n"
+        format!(
+            "ok   scenarios/memory-leaks.yaml  memory-leaks (memory-leaks)\n\
+             ok   scenarios/high-cpu-usage.yaml  high-cpu-usage (high-cpu-usage)\n{RUNBOOKS_OK}"
+        )
     );
     // Elsewhere, ids are looked up in the folder this build came from.
     let (code, stdout, _) = run(firedrill()
@@ -79,7 +84,10 @@ fn a_scenario_is_named_by_id_or_path() {
     assert_eq!(code, Some(0));
     assert_eq!(
         stdout,
-        format!("ok   {folder}/memory-leaks.yaml  memory-leaks (memory-leaks)\n")
+        format!(
+            "ok   {folder}/memory-leaks.yaml  memory-leaks (memory-leaks)\n\
+             ok   runbooks {folder}/runbooks: 16 procedures\n"
+        )
     );
 }
 
@@ -104,15 +112,130 @@ fn a_folder_of_broken_scenarios_reports_every_file() {
     let files = std::fs::read_dir(FIXTURES).unwrap().count();
     let (code, stdout, stderr) = run(firedrill()
         .env("FIREDRILL_SCENARIOS", FIXTURES)
+        .env("FIREDRILL_RUNBOOKS", "scenarios/runbooks")
         .arg("check"));
     assert_eq!(code, Some(2));
-    assert_eq!(stdout.lines().count(), files, "{stdout}");
+    // A problem line per file, then the 16 runbooks none of them drills.
+    assert_eq!(stdout.lines().count(), files + 16, "{stdout}");
     assert_eq!(
         stderr,
         format!(
             "firedrill: error: {files} of {files} scenario files invalid (each problem is listed \
              above)\n"
         )
+    );
+}
+
+/// A copy of the shipped runbook folder, edited by `edit(file name, text)`.
+fn runbooks_copy(edit: impl Fn(&str, String) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir("scenarios/runbooks").unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(dir.path().join(&name), edit(&name, text)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_runbook_procedure_a_scenario_names_must_exist() {
+    let runbooks = runbooks_copy(|name, text| match name {
+        "incident-response.md" => text.replace("## High CPU usage", "## High CPU"),
+        _ => text,
+    });
+    let folder = runbooks.path().display().to_string();
+    let (code, stdout, stderr) = run(firedrill()
+        .env("FIREDRILL_RUNBOOKS", runbooks.path())
+        .args(["check", "high-cpu-usage"]));
+    assert_eq!(code, Some(2), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "scenarios/high-cpu-usage.yaml:3:10: runbook `high-cpu-usage` has no procedure \
+                 in {folder}/incident-response.md; expected a `## ` heading whose anchor is \
+                 `high-cpu-usage` there"
+            ),
+            format!(
+                "{folder}/incident-response.md: no procedure `high-cpu-usage`; expected a `## ` \
+                 heading whose anchor is `high-cpu-usage` (e.g. `## High cpu usage`)"
+            ),
+        ]
+    );
+    assert_eq!(
+        stderr,
+        "firedrill: error: 1 of 1 scenario files invalid (each problem is listed above)\n"
+    );
+}
+
+#[test]
+fn every_procedure_needs_its_six_parts_and_an_expected_time() {
+    let runbooks = runbooks_copy(|name, text| match name {
+        "maintenance.md" => text
+            .replacen("### Prevention", "### Afterwards", 1)
+            .replacen("**Expected time to resolution:**", "Takes about", 1),
+        _ => text,
+    });
+    let (code, stdout, stderr) = run(firedrill()
+        .env("FIREDRILL_RUNBOOKS", runbooks.path())
+        .args(["check", "high-cpu-usage"]));
+    assert_eq!(code, Some(2), "{stdout}");
+    let problems: Vec<&str> = stdout.lines().skip(1).collect();
+    let at = format!("{}/maintenance.md:", runbooks.path().display());
+    assert_eq!(problems.len(), 2, "{stdout}");
+    assert!(problems.iter().all(|p| p.starts_with(&at)), "{stdout}");
+    assert!(
+        problems[0].ends_with(
+            ": procedure `dependency-updates` has the parts [Overview, Detection, Initial \
+             Response, Investigation, Resolution, Afterwards]; expected [Overview, Detection, \
+             Initial Response, Investigation, Resolution, Prevention]"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        problems[1].ends_with(
+            ": procedure `dependency-updates` states no expected time to resolution; expected \
+             a line `**Expected time to resolution:** 15 minutes` in its Overview"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(
+        stderr,
+        "firedrill: error: 2 problem(s) with the runbooks (each is listed above)\n"
+    );
+}
+
+#[test]
+fn checking_the_folder_needs_a_scenario_for_every_runbook() {
+    let scenarios = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        "scenarios/high-cpu-usage.yaml",
+        scenarios.path().join("high-cpu-usage.yaml"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(firedrill()
+        .env("FIREDRILL_SCENARIOS", scenarios.path())
+        .env("FIREDRILL_RUNBOOKS", "scenarios/runbooks")
+        .arg("check"));
+    assert_eq!(code, Some(2), "{stdout}");
+    let uncovered: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.contains(": no scenario drills runbook `"))
+        .collect();
+    assert_eq!(uncovered.len(), 15, "{stdout}");
+    assert_eq!(
+        uncovered[0],
+        format!(
+            "{}: no scenario drills runbook `memory-leaks` \
+             (runbooks/incident-response.md#memory-leaks); expected at least one",
+            scenarios.path().display()
+        )
+    );
+    assert_eq!(
+        stderr,
+        "firedrill: error: 15 problem(s) with the runbooks (each is listed above)\n"
     );
 }
 

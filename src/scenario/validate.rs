@@ -625,6 +625,30 @@ reference_solution:
     }
 
     #[test]
+    fn penalties_change_budgets_and_reference_steps_are_checked() {
+        let text = VALID.replace(
+            "targets:",
+            "penalties:\n  - id: restart\n    title: Restarted\n    any_of: [{ docker: \"^restart$\" }]\n    \
+             points: 5\n    unless_after: [cancel, fix]\nchange_budget: { error_rate: 150 }\ntargets:",
+        )
+        .replace(
+            "{ at: 10s, exec: \"agentctl jobs list\" }",
+            "{ at: 10s, exec: \"sh -c 'agentctl jobs list\" }\n  - { at: 20s, firedrill: \"sandbox deploy --name {sandbox} --version 1.4.3\" }\n  - { at: 30s, firedrill: \"sandbox down\" }",
+        );
+        let messages: Vec<String> = problems(&text).into_iter().map(|(_, _, m)| m).collect();
+        assert_eq!(
+            messages,
+            [
+                "`unless_after` names `fix`, which is not a step of the procedure; expected a step id",
+                "error_rate 150 is not a percentage; expected 0 to 100",
+                "the exec command `sh -c 'agentctl jobs list` has an unclosed quote",
+                "`sandbox down` is not a firedrill verb; expected one of: ack, diagnose \
+                 <runbook-id>, note <text>, hint, status, sandbox deploy|status ...",
+            ]
+        );
+    }
+
+    #[test]
     fn after_may_only_name_earlier_steps_so_there_are_no_cycles() {
         let text = VALID.replace(
             "    weight: 10\n",

@@ -1042,6 +1042,52 @@ reference_solution:
     }
 
     #[test]
+    fn a_penalty_spares_an_action_after_its_unless_after_steps() {
+        let mut scenario = scenario();
+        scenario.penalties[0].unless_after = vec!["fix".to_string()];
+        // The fix is at 200 s: a restart after it reclaims, one before it hides.
+        let after_fix = perfect().act(230.0, ActionSource::Docker, "restart");
+        assert_eq!(score(&scenario, &after_fix.0, false).penalties_matched, []);
+        let before_and_after = perfect()
+            .act(100.0, ActionSource::Docker, "restart")
+            .act(230.0, ActionSource::Docker, "restart");
+        let card = score(&scenario, &before_and_after.0, false);
+        assert_eq!(card.penalties_matched.len(), 1);
+        assert_eq!(card.penalties_matched[0].at, 100.0);
+        // Never fixed: every restart counts, the first one is the penalty.
+        let unfixed = drill().act(230.0, ActionSource::Docker, "restart");
+        assert_eq!(score(&scenario, &unfixed.0, false).penalties_matched[0].at, 230.0);
+    }
+
+    #[test]
+    fn each_broken_change_budget_limit_costs_15_once() {
+        let exceeded = |metric: &str, value: f64| Event::ChangeBudgetExceeded {
+            metric: metric.to_string(),
+            value,
+            limit: 2.0,
+        };
+        let card = perfect()
+            .then(100.0, exceeded("error rate %", 4.5))
+            .then(150.0, exceeded("error rate %", 9.0))
+            .then(160.0, exceeded("p95 s", 3.25))
+            .score();
+        assert_eq!(
+            reasons(&card),
+            [
+                (
+                    "the live traffic's error rate % reached 4.5 at +1m 40s (change budget 2)",
+                    -15
+                ),
+                (
+                    "the live traffic's p95 s reached 3.2 at +2m 40s (change budget 2)",
+                    -15
+                )
+            ]
+        );
+        assert_eq!(card.total, 70);
+    }
+
+    #[test]
     fn each_hint_costs_5_unless_guided() {
         let hinted = perfect().hint(180.0, 0).hint(200.0, 0).hint(360.0, 1);
         let card = hinted.score();
