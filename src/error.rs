@@ -35,6 +35,12 @@ pub enum Error {
     #[error("sandbox '{name}' was removed while it was watched")]
     SandboxGone { name: String },
 
+    #[error(
+        "sandbox '{name}' has no previous release to roll back to: it still runs the release \
+         `sandbox up` started; deploy one with `firedrill sandbox deploy --name {name} --version V`"
+    )]
+    NothingToRollBack { name: String },
+
     #[error("no sandbox is running; start one with `firedrill sandbox up`")]
     NoSandboxes,
 

@@ -49,6 +49,17 @@ fn deploy_rolls_the_release_and_keeps_urls_data_env_limits_and_traffic() {
     // Nothing the deployed containers write can be as old as the record (see the prune below).
     std::thread::sleep(Duration::from_secs(2));
 
+    let nothing_yet = firedrill()
+        .args(["sandbox", "rollback", "--name", &sandbox.name])
+        .output()
+        .unwrap();
+    assert_eq!(nothing_yet.status.code(), Some(2));
+    assert!(
+        stderr(&nothing_yet).contains("has no previous release to roll back to"),
+        "{}",
+        stderr(&nothing_yet)
+    );
+
     let older = sandbox.deploy("1.3.0");
     assert_eq!(older["version"], "1.3.0");
     assert_eq!(older["previous_version"], "1.4.2");
@@ -85,7 +96,13 @@ fn deploy_rolls_the_release_and_keeps_urls_data_env_limits_and_traffic() {
         "1.3.0"
     );
 
-    let back = sandbox.deploy("1.4.2");
+    // A rollback deploys the release the last deploy replaced, as a platform's does.
+    let rollback = firedrill()
+        .args(["sandbox", "rollback", "--name", &sandbox.name, "--json"])
+        .output()
+        .unwrap();
+    assert_success(&rollback, "sandbox rollback");
+    let back: Value = serde_json::from_slice(&rollback.stdout).unwrap();
     assert_eq!(back["version"], "1.4.2");
     assert_eq!(back["previous_version"], "1.3.0");
     assert_eq!(back["http"], sandbox.info["http"]);

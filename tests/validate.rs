@@ -93,7 +93,11 @@ fn every_shipped_scenario_passes_validation() {
             format!("{} {} {}", s["scenario"], s["error"], checks.join(" | "))
         })
         .collect();
-    assert!(failed.is_empty(), "failed validation:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "failed validation:\n{}",
+        failed.join("\n")
+    );
     assert!(run.output.status.success(), "{}", stderr(&run.output));
     assert_eq!(report["schema"], "firedrill.validation/v1");
     assert_eq!(report["passed"], true);
@@ -119,11 +123,19 @@ fn every_shipped_scenario_passes_validation() {
             "harmless",
             "procedure",
         ] {
-            assert!(names.contains(&expected), "{}: {names:?}", scenario["scenario"]);
+            assert!(
+                names.contains(&expected),
+                "{}: {names:?}",
+                scenario["scenario"]
+            );
         }
-        assert!(scenario["resolve_s"].as_f64().unwrap() <= scenario["deadline_s"].as_f64().unwrap());
+        assert!(
+            scenario["resolve_s"].as_f64().unwrap() <= scenario["deadline_s"].as_f64().unwrap()
+        );
     }
-    assert!(run.junit.contains(&format!("tests=\"{}\"", count_checks(report))));
+    assert!(run
+        .junit
+        .contains(&format!("tests=\"{}\"", count_checks(report))));
     assert!(run.junit.contains("failures=\"0\""));
     assert_nothing_left_behind(report);
 }
@@ -157,8 +169,18 @@ fn a_wrong_reference_solution_fails_naming_the_checks_that_caught_it() {
             .clone()
     };
     // The fault is real and pages; the steps ran; only the fix is wrong.
-    for passing in ["expected-alerts", "negative-control", "reference-steps", "harmless"] {
-        assert_eq!(verdict(passing)["passed"], true, "{passing}: {}", verdict(passing));
+    for passing in [
+        "expected-alerts",
+        "negative-control",
+        "reference-steps",
+        "harmless",
+    ] {
+        assert_eq!(
+            verdict(passing)["passed"],
+            true,
+            "{passing}: {}",
+            verdict(passing)
+        );
     }
     let resolution = verdict("resolved-in-time");
     assert_eq!(resolution["passed"], false);
@@ -176,12 +198,20 @@ fn a_wrong_reference_solution_fails_naming_the_checks_that_caught_it() {
         summary.contains("FAIL restart-instead-of-renew (certificate-renewal)"),
         "{summary}"
     );
-    assert!(summary.contains("  resolved-in-time: the drill ended timed out"), "{summary}");
-    assert!(summary.contains("0 of 1 scenarios passed validation"), "{summary}");
+    assert!(
+        summary.contains("  resolved-in-time: the drill ended timed out"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("0 of 1 scenarios passed validation"),
+        "{summary}"
+    );
     assert!(run
         .junit
         .contains("<testcase name=\"resolved-in-time\" classname=\"restart-instead-of-renew\">"));
-    assert!(run.junit.contains("<failure message=\"the drill ended timed out"));
+    assert!(run
+        .junit
+        .contains("<failure message=\"the drill ended timed out"));
     assert_nothing_left_behind(&run.json);
 }
 

@@ -265,6 +265,8 @@ enum SandboxCommand {
     Up(UpArgs),
     /// Roll a sandbox's agent to another release, keeping its URLs, data, env and limits.
     Deploy(DeployArgs),
+    /// Roll a sandbox's agent back to the release its last deploy replaced.
+    Rollback(RollbackArgs),
     /// Remove a sandbox: its containers, network and data volume.
     Down(NameArgs),
     /// List sandboxes with their containers, URLs and health.
@@ -293,6 +295,15 @@ struct DeployArgs {
     /// Agent release to deploy (1.3.0, 1.4.2, 1.4.3, 1.5.0).
     #[arg(long = "version", value_name = "V")]
     release: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RollbackArgs {
+    #[command(flatten)]
+    name: NameArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -347,6 +358,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Sandbox(SandboxCommand::Deploy(args)) => {
             sandbox::deploy(&args.name.name, &args.release, args.json).await
+        }
+        Command::Sandbox(SandboxCommand::Rollback(args)) => {
+            sandbox::rollback(&args.name.name, args.json).await
         }
         Command::Sandbox(SandboxCommand::Down(args)) => sandbox::down(&args.name).await,
         Command::Sandbox(SandboxCommand::Status(args)) => sandbox::status(args.json).await,

@@ -8,7 +8,7 @@ use super::to_json;
 use crate::docker::image;
 use crate::docker::sandbox::{self, Deployed, SandboxInfo, SandboxSpec};
 use crate::docker::{engine, sweep};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::faults::FaultStore;
 use crate::interrupt::Interrupt;
 use crate::ui::Progress;
@@ -33,6 +33,18 @@ pub async fn up(name: &str, release: &str, env: Vec<String>, json: bool) -> Resu
         print!("{}", render_up(&info));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Deploys the release the sandbox's agent ran before its last deploy.
+pub async fn rollback(name: &str, json: bool) -> Result<ExitCode> {
+    sandbox::validate_name(name)?;
+    let docker = engine::connect().await?;
+    let previous = sandbox::previous_release(&docker, name)
+        .await?
+        .ok_or_else(|| Error::NothingToRollBack {
+            name: name.to_string(),
+        })?;
+    deploy(name, &previous, json).await
 }
 
 pub async fn deploy(name: &str, release: &str, json: bool) -> Result<ExitCode> {

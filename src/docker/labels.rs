@@ -16,6 +16,8 @@ pub const SANDBOX: &str = "io.firedrill.sandbox";
 pub const ROLE: &str = "io.firedrill.role";
 /// The agent release an image or container carries.
 pub const RELEASE: &str = "io.firedrill.release";
+/// The release an agent container replaced: what `sandbox rollback` deploys.
+pub const PREVIOUS_RELEASE: &str = "io.firedrill.previous-release";
 /// sha256 of an image's build context.
 pub const CONTENT_HASH: &str = "io.firedrill.content-hash";
 /// Fingerprint of the files an image was made from: a changed program rebuilds the image.

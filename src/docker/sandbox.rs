@@ -460,6 +460,9 @@ async fn settings_of(
         .filter(|entry| !image_env.contains(entry))
         .collect();
     let mut labels = config.labels.unwrap_or_default();
+    if let Some(current) = labels.get(labels::RELEASE).cloned() {
+        labels.insert(labels::PREVIOUS_RELEASE.to_string(), current);
+    }
     labels.insert(labels::RELEASE.to_string(), release.to_string());
     let bindings = host.port_bindings.clone().unwrap_or_default();
     let [http_port, https_port] = match (
@@ -828,6 +831,20 @@ async fn add_configured_urls(docker: &Docker, sandbox: &mut SandboxInfo) {
         .https
         .take()
         .or_else(|| url(paths::HTTPS_PORT, "https"));
+}
+
+/// The release sandbox `name`'s agent replaced at its last deploy (`None` when it still runs
+/// what `up` started): what a rollback goes back to.
+pub async fn previous_release(docker: &Docker, name: &str) -> Result<Option<String>> {
+    let current = find(docker, name).await?;
+    let inspected = docker
+        .inspect_container(&current.container_id, None)
+        .await
+        .map_err(Error::docker(format!("inspecting {}", current.container)))?;
+    Ok(inspected
+        .config
+        .and_then(|config| config.labels)
+        .and_then(|labels| labels.get(labels::PREVIOUS_RELEASE).cloned()))
 }
 
 /// The sandbox called `name`.

@@ -255,7 +255,7 @@ pub struct Targets {
 /// One step of the reference solution, run `at` after the fault started. Exactly one of
 /// `exec` (a command in the agent container, as the agent's user, split like a shell does),
 /// `docker` (arguments of the `docker` CLI) or `firedrill` (a drill verb, which gets the
-/// session added, or `sandbox deploy|status ...`). Placeholders: `{container}`, `{sandbox}`,
+/// session added, or `sandbox deploy|rollback|status ...`). Placeholders: `{container}`, `{sandbox}`,
 /// `{session}`, `{volume}`, `{image}`, `{network}`, `{traffic}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -20,7 +20,7 @@ const MAX_TIME_LIMIT: Duration = Duration::from_secs(4 * 3600);
 
 /// The trainee verbs a reference step may use, as `firedrill <verb>` takes them.
 const VERBS: &str =
-    "ack, diagnose <runbook-id>, note <text>, hint, status, sandbox deploy|status ...";
+    "ack, diagnose <runbook-id>, note <text>, hint, status, sandbox deploy|rollback|status ...";
 
 /// Every problem of `scenario`, read from a file named `stem`, in the order they are written.
 pub(crate) fn validate(scenario: &Scenario, stem: &str, text: &YamlText) -> Vec<Problem> {
@@ -500,7 +500,7 @@ impl Checker<'_> {
         match words[..] {
             ["ack"] | ["hint"] | ["status", ..] | ["note", _, ..] => {}
             ["diagnose", id] => self.runbook(&key_path, id),
-            ["sandbox", "deploy" | "status", ..] => {}
+            ["sandbox", "deploy" | "rollback" | "status", ..] => {}
             _ => self.report(
                 &key_path,
                 format!(
@@ -643,7 +643,7 @@ reference_solution:
                 "error_rate 150 is not a percentage; expected 0 to 100",
                 "the exec command `sh -c 'agentctl jobs list` has an unclosed quote",
                 "`sandbox down` is not a firedrill verb; expected one of: ack, diagnose \
-                 <runbook-id>, note <text>, hint, status, sandbox deploy|status ...",
+                 <runbook-id>, note <text>, hint, status, sandbox deploy|rollback|status ...",
             ]
         );
     }
@@ -696,7 +696,7 @@ reference_solution:
             vec![
                 "acknowledge target 2m is later than detect 1m; expected acknowledge <= detect <= resolve <= time_limit",
                 "time_limit is 5h; expected more than 0s and at most 4h",
-                "`acknowledge` is not a firedrill verb; expected one of: ack, diagnose <runbook-id>, note <text>, hint, status, sandbox deploy|status ...",
+                "`acknowledge` is not a firedrill verb; expected one of: ack, diagnose <runbook-id>, note <text>, hint, status, sandbox deploy|rollback|status ...",
             ]
         );
     }

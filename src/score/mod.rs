@@ -1048,15 +1048,20 @@ reference_solution:
         // The fix is at 200 s: a restart after it reclaims, one before it hides.
         let after_fix = perfect().act(230.0, ActionSource::Docker, "restart");
         assert_eq!(score(&scenario, &after_fix.0, false).penalties_matched, []);
-        let before_and_after = perfect()
-            .act(100.0, ActionSource::Docker, "restart")
-            .act(230.0, ActionSource::Docker, "restart");
+        let before_and_after = perfect().act(100.0, ActionSource::Docker, "restart").act(
+            230.0,
+            ActionSource::Docker,
+            "restart",
+        );
         let card = score(&scenario, &before_and_after.0, false);
         assert_eq!(card.penalties_matched.len(), 1);
         assert_eq!(card.penalties_matched[0].at, 100.0);
         // Never fixed: every restart counts, the first one is the penalty.
         let unfixed = drill().act(230.0, ActionSource::Docker, "restart");
-        assert_eq!(score(&scenario, &unfixed.0, false).penalties_matched[0].at, 230.0);
+        assert_eq!(
+            score(&scenario, &unfixed.0, false).penalties_matched[0].at,
+            230.0
+        );
     }
 
     #[test]

@@ -256,11 +256,15 @@ fn resolved_in_time(
             deadline_source(scenario, runbook_expected)
         )),
         (outcome, None) => {
-            let last_probe = observed.probes.iter().rev().find_map(|probe| match probe.present {
-                Some(true) => Some(format!("root cause present: {}", probe.detail)),
-                Some(false) => Some(format!("root cause cleared: {}", probe.detail)),
-                None => None,
-            });
+            let last_probe = observed
+                .probes
+                .iter()
+                .rev()
+                .find_map(|probe| match probe.present {
+                    Some(true) => Some(format!("root cause present: {}", probe.detail)),
+                    Some(false) => Some(format!("root cause cleared: {}", probe.detail)),
+                    None => None,
+                });
             failures.push(format!(
                 "the drill ended {} without a resolution by {} ({}){}",
                 crate::score::outcome_label(outcome),
