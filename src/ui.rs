@@ -148,6 +148,15 @@ pub fn elapsed(duration: Duration) -> String {
     }
 }
 
+/// The sentence with its first letter in upper case.
+pub fn capitalised(sentence: &str) -> String {
+    let mut chars = sentence.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

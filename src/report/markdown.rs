@@ -1,5 +1,6 @@
 //! The debrief: a postmortem draft in Markdown that the team edits and files after a drill.
 
+use crate::ui::capitalised;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -413,14 +414,6 @@ fn code(literal: &str) -> String {
 /// one line.
 fn cell(markdown: &str) -> String {
     markdown.replace('|', "\\|").replace(['\r', '\n'], " ")
-}
-
-fn capitalised(sentence: &str) -> String {
-    let mut chars = sentence.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

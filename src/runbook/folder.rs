@@ -200,12 +200,7 @@ pub fn anchor(heading: &str) -> String {
 
 /// `High cpu usage` for `high-cpu-usage`: a heading that gets the id as its anchor.
 fn title_of(id: &str) -> String {
-    let words = id.replace('-', " ");
-    let mut chars = words.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    crate::ui::capitalised(&id.replace('-', " "))
 }
 
 #[cfg(test)]

@@ -443,6 +443,23 @@ mod tests {
             .collect()
     }
 
+    /// The checks of a drill with `timeline`, against a runbook expecting `runbook_s` seconds.
+    fn verdicts(
+        scenario: &Scenario,
+        timeline: &crate::drill::timeline::Timeline,
+        steps: &[StepRun],
+        probes: &[ProbeReading],
+        runbook_s: u64,
+    ) -> Vec<CheckResult> {
+        let result = fixture::result("s1", "firedrill-validate", timeline);
+        let observed = Observed {
+            result: &result,
+            steps,
+            probes,
+        };
+        checks(scenario, Some(Duration::from_secs(runbook_s)), &observed)
+    }
+
     fn failures(results: &[CheckResult]) -> Vec<(String, String)> {
         results
             .iter()
@@ -453,14 +470,14 @@ mod tests {
 
     #[test]
     fn the_runbook_fix_that_works_passes_every_check() {
-        let result = fixture::result("s1", "firedrill-validate", &fixture::resolved_timeline());
         let (steps, probes) = (steps(), probes(430.0, Some(425.0)));
-        let observed = Observed {
-            result: &result,
-            steps: &steps,
-            probes: &probes,
-        };
-        let results = checks(&scenario(), Some(Duration::from_secs(900)), &observed);
+        let results = verdicts(
+            &scenario(),
+            &fixture::resolved_timeline(),
+            &steps,
+            &probes,
+            900,
+        );
         assert_eq!(failures(&results), vec![]);
         let names: Vec<&str> = results.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
@@ -483,17 +500,13 @@ mod tests {
 
     #[test]
     fn a_fix_that_only_hides_the_fault_fails_and_says_why() {
-        let result = fixture::result("s2", "firedrill-validate", &fixture::mitigated_timeline());
         let (steps, probes) = (steps(), probes(1800.0, None));
-        let observed = Observed {
-            result: &result,
-            steps: &steps,
-            probes: &probes,
-        };
-        let failed = failures(&checks(
+        let failed = failures(&verdicts(
             &scenario(),
-            Some(Duration::from_secs(900)),
-            &observed,
+            &fixture::mitigated_timeline(),
+            &steps,
+            &probes,
+            900,
         ));
         assert_eq!(
             failed,
@@ -520,17 +533,13 @@ mod tests {
 
     #[test]
     fn a_fault_that_clears_on_its_own_fails_the_negative_control() {
-        let result = fixture::result("s3", "firedrill-validate", &fixture::resolved_timeline());
         let (steps, probes) = (steps(), probes(430.0, Some(30.0)));
-        let observed = Observed {
-            result: &result,
-            steps: &steps,
-            probes: &probes,
-        };
-        let failed = failures(&checks(
+        let failed = failures(&verdicts(
             &scenario(),
-            Some(Duration::from_secs(900)),
-            &observed,
+            &fixture::resolved_timeline(),
+            &steps,
+            &probes,
+            900,
         ));
         assert_eq!(
             failed,
@@ -545,21 +554,17 @@ mod tests {
 
     #[test]
     fn a_failing_step_and_a_late_resolution_are_named() {
-        let result = fixture::result("s4", "firedrill-validate", &fixture::resolved_timeline());
         let mut steps = steps();
         steps[2].exit_code = Some(1);
         steps[2].output = "usage: agentctl jobs cancel <ID>\nno such job: 42\n".into();
         steps.truncate(3);
         let probes = probes(430.0, Some(425.0));
-        let observed = Observed {
-            result: &result,
-            steps: &steps[..2],
-            probes: &probes,
-        };
-        let failed = failures(&checks(
+        let failed = failures(&verdicts(
             &scenario(),
-            Some(Duration::from_secs(300)),
-            &observed,
+            &fixture::resolved_timeline(),
+            &steps[..2],
+            &probes,
+            300,
         ));
         assert_eq!(failed.len(), 2, "{failed:#?}");
         assert_eq!(
@@ -572,15 +577,12 @@ mod tests {
             "resolved at 8m 10s, after the deadline 5m 00s (the runbook's expected time to \
              resolution)"
         );
-        let observed = Observed {
-            result: &result,
-            steps: &steps,
-            probes: &probes,
-        };
-        let failed = failures(&checks(
+        let failed = failures(&verdicts(
             &scenario(),
-            Some(Duration::from_secs(900)),
-            &observed,
+            &fixture::resolved_timeline(),
+            &steps,
+            &probes,
+            900,
         ));
         assert_eq!(
             failed,
@@ -595,19 +597,15 @@ mod tests {
 
     #[test]
     fn a_page_only_after_the_fix_does_not_count() {
-        let result = fixture::result("s5", "firedrill-validate", &fixture::resolved_timeline());
         let mut scenario = scenario();
         scenario.reference_solution[1].at = Duration::from_secs(20);
         let (steps, probes) = (steps(), probes(430.0, Some(425.0)));
-        let observed = Observed {
-            result: &result,
-            steps: &steps,
-            probes: &probes,
-        };
-        let failed = failures(&checks(
+        let failed = failures(&verdicts(
             &scenario,
-            Some(Duration::from_secs(900)),
-            &observed,
+            &fixture::resolved_timeline(),
+            &steps,
+            &probes,
+            900,
         ));
         assert_eq!(failed[0].0, "expected-alerts");
         assert_eq!(
