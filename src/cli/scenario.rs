@@ -17,15 +17,7 @@ use crate::scenario::model::Difficulty;
 /// house structure; checking the whole folder, every runbook id must have a scenario.
 pub fn check(scenarios: &[String]) -> Result<ExitCode> {
     let whole_folder = scenarios.is_empty();
-    let mut loaded = if whole_folder {
-        catalog::all()?
-    } else {
-        let paths = scenarios
-            .iter()
-            .map(|argument| catalog::resolve(argument))
-            .collect::<Result<Vec<_>>>()?;
-        catalog::load_all(paths)
-    };
+    let mut loaded = catalog::named_or_all(scenarios)?;
     if loaded.is_empty() {
         println!("no scenario files in {}", catalog::folder().display());
     }

@@ -52,6 +52,19 @@ pub fn all() -> Result<Vec<Loaded>> {
     Ok(load_all(files(&folder())?))
 }
 
+/// The scenarios SCENARIO arguments name (paths or ids), each loaded; every scenario of the
+/// folder when there are none.
+pub fn named_or_all(arguments: &[String]) -> Result<Vec<Loaded>> {
+    if arguments.is_empty() {
+        return all();
+    }
+    let paths = arguments
+        .iter()
+        .map(|argument| resolve(argument))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(load_all(paths))
+}
+
 /// `paths` loaded, with ids checked across them: each file after the first with an id fails.
 pub fn load_all(paths: Vec<PathBuf>) -> Vec<Loaded> {
     let mut loaded: Vec<Loaded> = paths

@@ -102,15 +102,7 @@ pub async fn validate(options: ValidateOptions, interrupt: &Interrupt) -> Result
 /// The scenarios to validate, every one loaded; any invalid one stops the run before a drill
 /// starts (its problems printed, as `check` prints them).
 fn load(arguments: &[String]) -> Result<Vec<(PathBuf, Scenario)>> {
-    let loaded = if arguments.is_empty() {
-        catalog::all()?
-    } else {
-        let paths = arguments
-            .iter()
-            .map(|argument| catalog::resolve(argument))
-            .collect::<Result<Vec<_>>>()?;
-        catalog::load_all(paths)
-    };
+    let loaded = catalog::named_or_all(arguments)?;
     let total = loaded.len();
     let mut scenarios = Vec::new();
     let mut invalid = 0;
