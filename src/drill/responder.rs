@@ -101,8 +101,11 @@ impl Placeholders {
                 if DRILL_VERBS.contains(&words[0].as_str()) {
                     args.extend(["--session".to_string(), self.session.clone()]);
                 }
+                // A rebuilt binary replaces this one on disk; the link then reads
+                // `<path> (deleted)`, and the path itself is the new build.
                 let program = std::env::current_exe()
                     .map(|p| p.display().to_string())
+                    .map(|p| p.trim_end_matches(" (deleted)").to_string())
                     .unwrap_or_else(|_| "firedrill".to_string());
                 (program, args)
             }

@@ -562,13 +562,13 @@ impl<'a> Drill<'a> {
         let _ = self
             .store
             .log_own_actions(&self.info.session, &target.journal.actions());
-        // A container that cannot exec (restarting) tells nothing this round.
-        let output = output?;
-        Some(if output.success() {
-            (true, String::new())
-        } else {
-            (false, format!("{HISTORY_DB} is gone or empty"))
-        })
+        // Only `test` answering "no" (exit 1) is a loss; a container that cannot exec
+        // (restarting, or dying under the exec: other codes) tells nothing this round.
+        match output?.exit_code {
+            0 => Some((true, String::new())),
+            1 => Some((false, format!("{HISTORY_DB} is gone or empty"))),
+            _ => None,
+        }
     }
 
     /// Handles a verb; true when it ends the drill.

@@ -5,7 +5,7 @@
 //! | check | passes when |
 //! |---|---|
 //! | `expected-alerts` | every alert of `alerts.expected` fired before the first reference step that acts on the sandbox |
-//! | `negative-control` | from the injection to that first acting step (at least [`MIN_CONTROL_WINDOW`]), every root-cause probe said present: the fault holds without an action, so the resolution check cannot pass on its own |
+//! | `negative-control` | before that first acting step (at least [`MIN_CONTROL_WINDOW`] after the injection), a root-cause probe saw the fault present and every later probe too: the fault holds without an action, so the resolution check cannot pass on its own |
 //! | `reference-steps` | every reference step ran and exited 0 |
 //! | `resolved-in-time` | the drill ended resolved (root cause gone, impact gone, for the stability window) within the scenario's resolve target and the runbook's expected time to resolution |
 //! | `harmless` | no data lost, the agent container kept (unless the scenario allows it), no penalty matched |
@@ -169,26 +169,28 @@ fn negative_control(scenario: &Scenario, observed: &Observed) -> CheckResult {
         .iter()
         .filter(|probe| probe.at >= 0.0 && probe.at < acting)
         .collect();
-    if window.is_empty() {
-        failures.push(format!(
-            "no root-cause probe ran before the first reference step ({})",
-            secs(acting)
-        ));
-    }
-    if let Some(cleared) = window.iter().find(|p| p.present == Some(false)) {
-        failures.push(format!(
-            "the root cause cleared on its own at {}, before any action (first acting step at \
-             {}): the resolution check passes without a fix",
-            secs(cleared.at),
-            secs(acting)
-        ));
-    }
-    let blind = window.iter().filter(|p| p.present.is_none()).count();
-    if blind > 0 && blind == window.len() {
-        failures.push(format!(
-            "none of the {blind} root-cause probes before {} told anything",
-            secs(acting)
-        ));
+    // The control starts once the fault is established (a fault that fills a disk is not
+    // present at the first instant); from then on it must hold.
+    match window.iter().position(|p| p.present == Some(true)) {
+        None => failures.push(format!(
+            "no root-cause probe saw the fault present before the first reference step acted \
+             ({}; {} probes)",
+            secs(acting),
+            window.len()
+        )),
+        Some(established) => {
+            if let Some(cleared) = window[established..]
+                .iter()
+                .find(|p| p.present == Some(false))
+            {
+                failures.push(format!(
+                    "the root cause cleared on its own at {}, before any action (first acting \
+                     step at {}): the resolution check passes without a fix",
+                    secs(cleared.at),
+                    secs(acting)
+                ));
+            }
+        }
     }
     let success = format!(
         "the root cause held for {} without an action ({} probes)",
@@ -547,6 +549,44 @@ mod tests {
                 "negative-control".to_string(),
                 "the root cause cleared on its own at 30s, before any action (first acting step \
                  at 3m 20s): the resolution check passes without a fix"
+                    .to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn the_control_starts_once_the_fault_is_established() {
+        let mut probes = probes(430.0, Some(425.0));
+        probes[0].present = Some(false);
+        probes[1].present = None;
+        let results = verdicts(
+            &scenario(),
+            &fixture::resolved_timeline(),
+            &steps(),
+            &probes,
+            900,
+        );
+        assert_eq!(failures(&results), vec![]);
+        let never: Vec<ProbeReading> = probes
+            .iter()
+            .map(|p| ProbeReading {
+                present: None,
+                ..p.clone()
+            })
+            .collect();
+        let failed = failures(&verdicts(
+            &scenario(),
+            &fixture::resolved_timeline(),
+            &steps(),
+            &never,
+            900,
+        ));
+        assert_eq!(
+            failed,
+            vec![(
+                "negative-control".to_string(),
+                "no root-cause probe saw the fault present before the first reference step \
+                 acted (3m 20s; 39 probes)"
                     .to_string()
             )]
         );
