@@ -263,11 +263,13 @@ struct RevertArgs {
 enum SandboxCommand {
     /// Build the image if needed, start a sandbox and wait until it is healthy.
     Up(UpArgs),
-    /// Roll a sandbox's agent to another release, keeping its URLs, data, env and limits.
+    /// Roll a sandbox's agents to another release one at a time, keeping URLs, data, env, limits.
     Deploy(DeployArgs),
-    /// Roll a sandbox's agent back to the release its last deploy replaced.
+    /// Roll a sandbox's agents back to the release its last deploy replaced.
     Rollback(RollbackArgs),
-    /// Remove a sandbox: its containers, network and data volume.
+    /// Run K agent containers behind the traffic's network alias (the primary and K-1 replicas).
+    Scale(ScaleArgs),
+    /// Remove a sandbox: its containers (replicas included), network and volumes.
     Down(NameArgs),
     /// List sandboxes with their containers, URLs and health.
     Status(StatusArgs),
@@ -304,6 +306,18 @@ struct DeployArgs {
 struct RollbackArgs {
     #[command(flatten)]
     name: NameArgs,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ScaleArgs {
+    #[command(flatten)]
+    name: NameArgs,
+    /// Agent containers to run, the primary included (1 to 4).
+    #[arg(long, value_name = "K")]
+    replicas: crate::docker::sandbox::ReplicaCount,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -361,6 +375,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Sandbox(SandboxCommand::Rollback(args)) => {
             sandbox::rollback(&args.name.name, args.json).await
+        }
+        Command::Sandbox(SandboxCommand::Scale(args)) => {
+            sandbox::scale(&args.name.name, args.replicas, args.json).await
         }
         Command::Sandbox(SandboxCommand::Down(args)) => sandbox::down(&args.name).await,
         Command::Sandbox(SandboxCommand::Status(args)) => sandbox::status(args.json).await,

@@ -1,12 +1,14 @@
-//! `firedrill sandbox up|deploy|down|status` and `firedrill cleanup`: run the command, render
-//! the answer.
+//! `firedrill sandbox up|deploy|rollback|scale|down|status` and `firedrill cleanup`: run the
+//! command, render the answer.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use super::to_json;
 use crate::docker::image;
-use crate::docker::sandbox::{self, Deployed, SandboxInfo, SandboxSpec};
+use crate::docker::sandbox::{
+    self, Deployed, ReplicaCount, SandboxInfo, SandboxSpec, SandboxStatus, Scaled,
+};
 use crate::docker::{engine, sweep};
 use crate::error::{Error, Result};
 use crate::faults::FaultStore;
@@ -66,6 +68,21 @@ pub async fn deploy(name: &str, release: &str, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub async fn scale(name: &str, replicas: ReplicaCount, json: bool) -> Result<ExitCode> {
+    sandbox::validate_name(name)?;
+    let docker = engine::connect().await?;
+    let progress = Progress::new();
+    let interrupt = Interrupt::listen();
+    let scaled = sandbox::scale(&docker, name, replicas, &progress, &interrupt).await?;
+    progress.finish();
+    if json {
+        println!("{}", to_json(&scaled));
+    } else {
+        print!("{}", render_scaled(&scaled));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn down(name: &str) -> Result<ExitCode> {
     sandbox::validate_name(name)?;
     let docker = engine::connect().await?;
@@ -88,9 +105,9 @@ pub async fn down(name: &str) -> Result<ExitCode> {
 
 pub async fn status(json: bool) -> Result<ExitCode> {
     let docker = engine::connect().await?;
-    let mut sandboxes = sandbox::list(&docker).await?;
-    for info in &mut sandboxes {
-        sandbox::probe_health(info).await;
+    let mut sandboxes = sandbox::status(&docker).await?;
+    for status in &mut sandboxes {
+        sandbox::probe_health(&mut status.sandbox).await;
     }
     if json {
         println!("{}", to_json(&sandboxes));
@@ -190,6 +207,7 @@ fn render_deployed(deployed: &Deployed) -> String {
     let _ = writeln!(out, "  http       {}", or_dash(&info.http));
     let _ = writeln!(out, "  https      {}", or_dash(&info.https));
     let _ = writeln!(out, "  volume     {} (kept)", info.volume);
+    let _ = writeln!(out, "  rolled     {}", rolled(deployed.replicas_rolled));
     let _ = writeln!(
         out,
         "roll back with: firedrill sandbox deploy --name {} --version {}",
@@ -198,8 +216,55 @@ fn render_deployed(deployed: &Deployed) -> String {
     out
 }
 
+fn rolled(replicas: usize) -> String {
+    match replicas {
+        1 => "1 replica".to_string(),
+        n => format!("{n} replicas, one at a time (the replicas, then the primary)"),
+    }
+}
+
+/// What `sandbox scale` prints: the count, each agent container and where it answers.
+fn render_scaled(scaled: &Scaled) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "sandbox {} scaled: {} -> {} replicas",
+        scaled.name, scaled.previous_replicas, scaled.replicas
+    );
+    let width = scaled
+        .members
+        .iter()
+        .map(|m| m.container.len())
+        .max()
+        .unwrap_or(0);
+    for member in &scaled.members {
+        let role = if member.index == 1 {
+            "primary: faults, probes and your URLs target it".to_string()
+        } else {
+            format!("own volume {}", member.volume)
+        };
+        let _ = writeln!(
+            out,
+            "  {}  {:<width$}  {}  {}  {role}",
+            member.index,
+            member.container,
+            member.state,
+            or_dash(&member.http)
+        );
+    }
+    for removed in &scaled.removed {
+        let _ = writeln!(out, "  removed {removed} (drained) and its data volume");
+    }
+    let _ = writeln!(
+        out,
+        "the client traffic spreads over all {} through the network alias",
+        scaled.replicas
+    );
+    out
+}
+
 /// What `sandbox status` prints: one aligned row per sandbox.
-fn render_status(sandboxes: &[SandboxInfo]) -> String {
+fn render_status(sandboxes: &[SandboxStatus]) -> String {
     if sandboxes.is_empty() {
         return "no sandboxes; start one with `firedrill sandbox up`\n".to_string();
     }
@@ -208,18 +273,21 @@ fn render_status(sandboxes: &[SandboxInfo]) -> String {
         "VERSION",
         "STATE",
         "HEALTH",
+        "REPLICAS",
         "CONTAINER",
         "HTTP",
         "HTTPS",
     ];
-    let rows: Vec<[String; 7]> = sandboxes
+    let rows: Vec<[String; 8]> = sandboxes
         .iter()
-        .map(|s| {
+        .map(|status| {
+            let s = &status.sandbox;
             [
                 s.name.clone(),
                 s.version.clone(),
                 s.state.clone(),
                 or_dash(&s.health).to_string(),
+                status.replicas.to_string(),
                 s.container.clone(),
                 or_dash(&s.http).to_string(),
                 or_dash(&s.https).to_string(),
@@ -254,6 +322,7 @@ fn render_status(sandboxes: &[SandboxInfo]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docker::sandbox::ReplicaMember;
 
     fn example() -> SandboxInfo {
         SandboxInfo {
@@ -286,7 +355,8 @@ mod tests {
         other.container = "firedrill-team-seven-agent".into();
         other.health = None;
         other.https = None;
-        insta::assert_snapshot!(render_status(&[example(), other]));
+        let status = |sandbox, replicas| SandboxStatus { sandbox, replicas };
+        insta::assert_snapshot!(render_status(&[status(example(), 1), status(other, 3)]));
     }
 
     #[test]
@@ -294,8 +364,40 @@ mod tests {
         let deployed = Deployed {
             sandbox: example(),
             previous_version: "1.3.0".into(),
+            replicas_rolled: 1,
         };
         insta::assert_snapshot!(render_deployed(&deployed));
+        let rolled = Deployed {
+            replicas_rolled: 3,
+            ..deployed
+        };
+        assert!(render_deployed(&rolled)
+            .contains("rolled     3 replicas, one at a time (the replicas, then the primary)"));
+    }
+
+    #[test]
+    fn scale_lists_every_agent_container_the_primary_first() {
+        let member = |index: u8, container: &str, volume: &str, port: u16| ReplicaMember {
+            index,
+            container: container.into(),
+            id: String::new(),
+            volume: volume.into(),
+            state: "running".into(),
+            http: Some(format!("http://127.0.0.1:{port}")),
+        };
+        let scaled = Scaled {
+            name: "blue".into(),
+            replicas: 3,
+            previous_replicas: 4,
+            members: vec![
+                member(1, "firedrill-blue-agent", "firedrill-blue-data", 49153),
+                member(2, "firedrill-blue-agent-2", "firedrill-blue-data-2", 49160),
+                member(3, "firedrill-blue-agent-3", "firedrill-blue-data-3", 49162),
+            ],
+            started: Vec::new(),
+            removed: vec!["firedrill-blue-agent-4".into()],
+        };
+        insta::assert_snapshot!(render_scaled(&scaled));
     }
 
     #[test]

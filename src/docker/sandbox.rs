@@ -1,6 +1,9 @@
 //! A sandbox: the agent container, its client-traffic container, their network, the agent's
 //! data volume and its scanner-cache volume, all labelled as firedrill's and named after the
-//! sandbox.
+//! sandbox; after `sandbox scale`, further agent containers (replicas, see [`replicas`]) behind
+//! the same network alias.
+
+mod replicas;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -26,6 +29,8 @@ use crate::error::{Error, Result};
 use crate::interrupt::Interrupt;
 use crate::ui::Progress;
 
+pub use replicas::{scale, ReplicaCount, ReplicaMember, Scaled};
+
 /// The agent's network alias, which the traffic targets.
 const AGENT_ALIAS: &str = "optimizer-agent";
 /// Limits of the traffic container.
@@ -38,6 +43,8 @@ const TRAFFIC_RATE: &str = "2";
 const HEALTHY_WITHIN: Duration = Duration::from_secs(60);
 /// How long a replaced agent gets to drain on SIGTERM before the engine kills it.
 const STOP_GRACE_SECONDS: i32 = 10;
+/// The replica index of the primary agent, `firedrill-<name>-agent`.
+const PRIMARY: u8 = 1;
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -95,6 +102,23 @@ impl SandboxNames {
             network: format!("firedrill-{name}"),
             volume: format!("firedrill-{name}-data"),
             scanner_volume: format!("firedrill-{name}-scanner"),
+        }
+    }
+
+    /// The agent container of replica `index`: the primary's name for 1, `<agent>-<index>` after.
+    pub fn agent_of(&self, index: u8) -> String {
+        match index {
+            PRIMARY => self.agent.clone(),
+            _ => format!("{}-{index}", self.agent),
+        }
+    }
+
+    /// The data volume of replica `index`: each replica has its own, as the history database
+    /// is a file only one process can open.
+    pub fn volume_of(&self, index: u8) -> String {
+        match index {
+            PRIMARY => self.volume.clone(),
+            _ => format!("{}-{index}", self.volume),
         }
     }
 }
@@ -206,6 +230,7 @@ async fn start(
     let agent = agent_container(
         &image.tag,
         names,
+        PRIMARY,
         &AgentSettings {
             labels: sandbox_labels(&[
                 (labels::ROLE, labels::ROLE_AGENT),
@@ -322,11 +347,14 @@ impl AgentLimits {
     }
 }
 
-/// The agent container of sandbox `names` running `image_tag`: the one definition `up` and
-/// `deploy` share, so a deployed agent is made exactly as a fresh one is.
+/// Agent container `index` (the primary is [`PRIMARY`]) of sandbox `names` running `image_tag`:
+/// the one definition `up`, `deploy` and `scale` share, so a deployed agent or a replica is made
+/// exactly as a fresh one is. Only the data volume is the replica's own; the scanner cache and
+/// the network alias are shared.
 fn agent_container(
     image_tag: &str,
     names: &SandboxNames,
+    index: u8,
     settings: &AgentSettings,
 ) -> ContainerCreateBody {
     ContainerCreateBody {
@@ -347,7 +375,7 @@ fn agent_container(
             mounts: Some(vec![
                 Mount {
                     target: Some(paths::DATA_DIR.to_string()),
-                    source: Some(names.volume.clone()),
+                    source: Some(names.volume_of(index)),
                     typ: Some(MountType::VOLUME),
                     ..Default::default()
                 },
@@ -382,16 +410,26 @@ pub struct Deployed {
     pub sandbox: SandboxInfo,
     /// The release the replaced agent ran.
     pub previous_version: String,
+    /// Agent containers replaced, one at a time: the replicas, then the primary.
+    pub replicas_rolled: usize,
 }
 
-/// Rolls sandbox `name`'s agent to `image`, as a platform deploys a release: the agent container
-/// is replaced by one from `image` with the same name, session, labels (release updated), env,
-/// host ports (the URLs stay), network alias, data volume (nothing is lost) and limits.
+/// Rolls sandbox `name` to `image`, as a platform deploys a release: every agent container, the
+/// replicas in order and then the primary, is replaced by one from `image` with the same name,
+/// session, labels (release updated), env, host ports (the URLs stay), network alias, data
+/// volume (nothing is lost) and limits. The next one is replaced only once the last answers
+/// healthy, so at most one is ever out of service.
 ///
-/// The new container is created before the old one stops, so the gap is one stop and one start.
-/// When it cannot be started, the old agent is put back. When it starts but never answers
-/// healthy, it is left running (that is what a failed deploy looks like) and the error carries
-/// its log tail.
+/// One container's replacement cannot run beside it: it needs the same host ports and the same
+/// history database (a redb file that one process opens). So each is one stop (the old agent
+/// drains: it refuses new connections, which the traffic's client then sends to another
+/// replica, and finishes those in flight) and one start, the new container created while the
+/// old one still serves. With two or more replicas the others carry the traffic meanwhile and
+/// clients see no errors; with one, the gap is under a second with the image cached.
+///
+/// When a new container cannot be started, the old one is put back. When it starts but never
+/// answers healthy, it is left running (that is what a failed deploy looks like), the roll stops
+/// there (the containers not reached keep their release) and the error carries its log tail.
 pub async fn deploy(
     docker: &Docker,
     name: &str,
@@ -401,45 +439,93 @@ pub async fn deploy(
 ) -> Result<Deployed> {
     validate_name(name)?;
     let current = find(docker, name).await?;
-    let names = SandboxNames::of(name);
-    let running = docker
-        .inspect_container(&current.container_id, None)
-        .await
-        .map_err(Error::docker(format!("inspecting {}", current.container)))?;
-    let settings = settings_of(docker, &running, &image.release).await?;
-    interrupt.check()?;
-    progress.step(format!(
-        "deploying {} to {} (was {})",
-        image.tag, names.agent, current.version
-    ));
-    let state = running.state.unwrap_or_default();
-    let serving = state.running == Some(true) && state.restarting != Some(true);
-    replace_agent(
+    let rollout = Rollout {
         docker,
-        &current,
-        serving,
-        &names,
-        &agent_container(&image.tag, &names, &settings),
-    )
-    .await?;
-
-    progress.step(format!("waiting for {} to answer healthy", names.agent));
-    let http = format!("http://127.0.0.1:{}", settings.http_port);
-    wait_healthy(docker, name, &names.agent, &http, interrupt).await?;
+        name,
+        names: SandboxNames::of(name),
+        image,
+        progress,
+        interrupt,
+    };
+    // The primary last: the trainee's URLs, the faults and the monitor move to the new release
+    // once it has proven itself on the replicas.
+    let mut slots: Vec<(u8, String)> = replicas::members(docker, name)
+        .await?
+        .into_iter()
+        .map(|member| (member.index, member.id))
+        .collect();
+    slots.push((PRIMARY, current.container_id.clone()));
+    for (done, (index, container_id)) in slots.iter().enumerate() {
+        let step = format!("{} of {}", done + 1, slots.len());
+        rollout.roll(*index, container_id, &step).await?;
+    }
     let mut sandbox = find(docker, name).await?;
     sandbox.health = Some("healthy".to_string());
     Ok(Deployed {
         sandbox,
         previous_version: current.version,
+        replicas_rolled: slots.len(),
     })
 }
 
-/// The settings of a running agent container, for a replacement running `release`.
-async fn settings_of(
-    docker: &Docker,
-    running: &ContainerInspectResponse,
-    release: &str,
-) -> Result<AgentSettings> {
+/// What every step of a deploy shares.
+struct Rollout<'a> {
+    docker: &'a Docker,
+    name: &'a str,
+    names: SandboxNames,
+    image: &'a SandboxImage,
+    progress: &'a Progress,
+    interrupt: &'a Interrupt,
+}
+
+impl Rollout<'_> {
+    /// Replaces agent container `index` (now `container_id`) with one running the new image,
+    /// then waits until the new one answers healthy.
+    async fn roll(&self, index: u8, container_id: &str, step: &str) -> Result<()> {
+        let docker = self.docker;
+        let container = self.names.agent_of(index);
+        let running = docker
+            .inspect_container(container_id, None)
+            .await
+            .map_err(Error::docker(format!("inspecting {container}")))?;
+        let was = running
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .and_then(|l| l.get(labels::RELEASE))
+            .cloned()
+            .unwrap_or_else(|| "?".to_string());
+        let settings = settings_of(docker, &running)
+            .await?
+            .for_release(&self.image.release);
+        self.interrupt.check()?;
+        self.progress.step(format!(
+            "deploying {} to {container} (was {was}; {step})",
+            self.image.tag
+        ));
+        let state = running.state.unwrap_or_default();
+        let serving = state.running == Some(true) && state.restarting != Some(true);
+        let body = agent_container(&self.image.tag, &self.names, index, &settings);
+        replace_agent(docker, &container, container_id, serving, &body).await?;
+
+        self.progress
+            .step(format!("waiting for {container} to answer healthy"));
+        let http = format!("http://127.0.0.1:{}", settings.http_port);
+        let slot = slot_name(self.name, index);
+        wait_healthy(docker, &slot, &container, &http, self.interrupt).await
+    }
+}
+
+/// How errors name sandbox `name`'s agent container `index`: the sandbox for the primary.
+fn slot_name(name: &str, index: u8) -> String {
+    match index {
+        PRIMARY => name.to_string(),
+        _ => format!("{name} (replica {index})"),
+    }
+}
+
+/// The settings of a running agent container, as they are (see [`AgentSettings::for_release`]).
+async fn settings_of(docker: &Docker, running: &ContainerInspectResponse) -> Result<AgentSettings> {
     let config = running.config.clone().unwrap_or_default();
     let host = running.host_config.clone().unwrap_or_default();
     // The image's own ENV comes with the new image; only what the container was given carries over.
@@ -459,11 +545,6 @@ async fn settings_of(
         .into_iter()
         .filter(|entry| !image_env.contains(entry))
         .collect();
-    let mut labels = config.labels.unwrap_or_default();
-    if let Some(current) = labels.get(labels::RELEASE).cloned() {
-        labels.insert(labels::PREVIOUS_RELEASE.to_string(), current);
-    }
-    labels.insert(labels::RELEASE.to_string(), release.to_string());
     let bindings = host.port_bindings.clone().unwrap_or_default();
     let [http_port, https_port] = match (
         bound_host_port(&bindings, paths::HTTP_PORT),
@@ -474,12 +555,26 @@ async fn settings_of(
         _ => free_loopback_ports()?,
     };
     Ok(AgentSettings {
-        labels,
+        labels: labels::own_container_labels(&config.labels.unwrap_or_default()),
         env,
         http_port,
         https_port,
         limits: AgentLimits::of(&host),
     })
+}
+
+impl AgentSettings {
+    /// The same settings for a container running `release`: the release it replaces is kept
+    /// as the previous one, which `sandbox rollback` goes back to.
+    fn for_release(mut self, release: &str) -> AgentSettings {
+        if let Some(current) = self.labels.get(labels::RELEASE).cloned() {
+            self.labels
+                .insert(labels::PREVIOUS_RELEASE.to_string(), current);
+        }
+        self.labels
+            .insert(labels::RELEASE.to_string(), release.to_string());
+        self
+    }
 }
 
 /// The 127.0.0.1 host port `container_port` is published on, if any.
@@ -494,17 +589,17 @@ fn bound_host_port(
         .find_map(|b| b.host_port.as_deref()?.parse().ok())
 }
 
-/// Swaps the agent for a container made from `body` under the same name. `serving`: the old
-/// agent is up (not crash-looping or stopped), so it keeps serving until the new one is made.
+/// Swaps agent container `container` (now `old`, an id) for a container made from `body` under
+/// the same name. `serving`: the old one is up (not crash-looping or stopped), so it keeps
+/// serving until the new one is made.
 async fn replace_agent(
     docker: &Docker,
-    current: &SandboxInfo,
+    container: &str,
+    old: &str,
     serving: bool,
-    names: &SandboxNames,
     body: &ContainerCreateBody,
 ) -> Result<()> {
-    let old = &current.container_id;
-    let retired = format!("{}-replaced-{}", names.agent, &old[..12.min(old.len())]);
+    let retired = format!("{container}-replaced-{}", &old[..12.min(old.len())]);
     // The engine cannot rename a container between two starts of a crash loop (its network
     // sandbox is gone), and such an agent serves nothing anyway: stop it first.
     if !serving {
@@ -515,25 +610,25 @@ async fn replace_agent(
     rename(docker, old, &retired).await?;
     let swapped = async {
         let options = CreateContainerOptionsBuilder::default()
-            .name(&names.agent)
+            .name(container)
             .build();
         docker
             .create_container(Some(options), body.clone())
             .await
-            .map_err(Error::docker(format!("creating container {}", names.agent)))?;
-        // The host ports are the old container's until it stops.
+            .map_err(Error::docker(format!("creating container {container}")))?;
+        // The host ports and the history database are the old container's until it stops.
         if serving {
             stop(docker, old).await?;
         }
         docker
-            .start_container(&names.agent, None)
+            .start_container(container, None)
             .await
-            .map_err(Error::docker(format!("starting container {}", names.agent)))
+            .map_err(Error::docker(format!("starting container {container}")))
     };
     if let Err(error) = swapped.await {
         // Put the old agent back as it was; the error says what went wrong.
-        remove_container(docker, &names.agent).await.ok();
-        rename(docker, old, &names.agent).await.ok();
+        remove_container(docker, container).await.ok();
+        rename(docker, old, container).await.ok();
         docker.start_container(old, None).await.ok();
         return Err(error);
     }
@@ -810,6 +905,29 @@ pub async fn list(docker: &Docker) -> Result<Vec<SandboxInfo>> {
     Ok(sandboxes)
 }
 
+/// A sandbox as `sandbox status` shows it: with how many agent containers it runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct SandboxStatus {
+    #[serde(flatten)]
+    pub sandbox: SandboxInfo,
+    /// Agent containers behind the traffic's network alias, the primary included: 1 until
+    /// `sandbox scale` adds replicas.
+    pub replicas: usize,
+}
+
+/// Every sandbox with its replica count (see [`list`]).
+pub async fn status(docker: &Docker) -> Result<Vec<SandboxStatus>> {
+    let sandboxes = list(docker).await?;
+    let all = containers(docker, None).await?;
+    Ok(sandboxes
+        .into_iter()
+        .map(|sandbox| SandboxStatus {
+            replicas: replicas::count(&all, &sandbox.name),
+            sandbox,
+        })
+        .collect())
+}
+
 /// Fills in the URLs of an agent that lists no ports because it is not running (between two
 /// starts of a crash loop): its host ports are fixed in its configuration, so its URLs are too.
 async fn add_configured_urls(docker: &Docker, sandbox: &mut SandboxInfo) {
@@ -944,7 +1062,12 @@ mod tests {
             https_port: 41001,
             limits: squeezed,
         };
-        let body = agent_container("firedrill/optimizer-agent:1.3.0", &names, &settings);
+        let body = agent_container(
+            "firedrill/optimizer-agent:1.3.0",
+            &names,
+            PRIMARY,
+            &settings,
+        );
         let host = body.host_config.clone().unwrap();
         let bindings = host.port_bindings.clone().unwrap();
         assert_eq!(bound_host_port(&bindings, paths::HTTP_PORT), Some(41000));
@@ -959,6 +1082,49 @@ mod tests {
             Some(vec![AGENT_ALIAS.to_string()])
         );
         assert_eq!(body.env, Some(settings.env));
+    }
+
+    #[test]
+    fn a_replica_has_its_own_data_volume_and_shares_the_scanner_cache_and_alias() {
+        let names = SandboxNames::of("blue");
+        let settings = AgentSettings {
+            labels: labels::owned("sbx-blue-1", &[]),
+            env: Vec::new(),
+            http_port: 41000,
+            https_port: 41001,
+            limits: AgentLimits::SANDBOX,
+        };
+        let body = agent_container("firedrill/optimizer-agent:1.4.2", &names, 3, &settings);
+        let host = body.host_config.unwrap();
+        let mounts = host.mounts.unwrap();
+        assert_eq!(mounts[0].source.as_deref(), Some("firedrill-blue-data-3"));
+        assert_eq!(mounts[1].source.as_deref(), Some("firedrill-blue-scanner"));
+        assert_eq!(host.security_opt, confined(1, 2, 3, "n").security_opt);
+        let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
+        assert_eq!(
+            endpoints["firedrill-blue"].aliases,
+            Some(vec![AGENT_ALIAS.to_string()])
+        );
+    }
+
+    #[test]
+    fn a_new_release_keeps_the_one_it_replaces_for_rollback() {
+        let settings = AgentSettings {
+            labels: labels::owned("sbx-blue-1", &[(labels::RELEASE, "1.4.2")]),
+            env: Vec::new(),
+            http_port: 41000,
+            https_port: 41001,
+            limits: AgentLimits::SANDBOX,
+        }
+        .for_release("1.4.3");
+        assert_eq!(settings.labels[labels::RELEASE], "1.4.3");
+        assert_eq!(settings.labels[labels::PREVIOUS_RELEASE], "1.4.2");
+    }
+
+    #[test]
+    fn errors_name_the_replica_or_the_sandbox() {
+        assert_eq!(slot_name("blue", PRIMARY), "blue");
+        assert_eq!(slot_name("blue", 2), "blue (replica 2)");
     }
 
     #[test]

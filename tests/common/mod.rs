@@ -235,6 +235,17 @@ impl TestSandbox {
         serde_json::from_slice(&output.stdout).expect("deploy --json prints JSON")
     }
 
+    /// `firedrill sandbox scale --replicas <count> --json`, asserting success; its answer.
+    pub fn scale(&self, count: u32) -> Value {
+        let output = firedrill()
+            .args(["sandbox", "scale", "--name", &self.name])
+            .args(["--replicas", &count.to_string(), "--json"])
+            .output()
+            .unwrap();
+        assert_success(&output, &format!("sandbox scale --replicas {count}"));
+        serde_json::from_slice(&output.stdout).expect("scale --json prints JSON")
+    }
+
     /// `docker restart` of the agent, then wait until it answers `/health/live` again.
     pub fn restart_agent(&self) {
         assert_success(&docker(&["restart", &self.container()]), "docker restart");

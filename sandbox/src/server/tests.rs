@@ -429,3 +429,49 @@ async fn fault_injection_and_the_metrics_refresh_apply_on_reload() {
     );
     agent.shutdown().await;
 }
+
+/// What a rolling deploy relies on: on SIGTERM the agent closes its listener at once (a client
+/// connecting gets a refusal and tries another replica) and finishes the requests it has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_refuses_new_connections_and_finishes_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = write_config(dir.path(), "1000");
+    let mut config = std::fs::read_to_string(&config_file).unwrap();
+    // Every /optimize takes 1.5 s, so one is surely in flight when the shutdown starts.
+    config.push_str("testing: { latency_ms: 1500, latency_ratio: 1.0 }\n");
+    std::fs::write(&config_file, config).unwrap();
+    let agent = start_agent(&config_file).await;
+    let client = Client::new(&agent);
+    let port = agent.http_addr.port();
+    let in_flight = tokio::spawn({
+        let http = client.http.clone();
+        let url = format!("{}/optimize", client.base);
+        let body = json!({ "dockerfile": DOCKERFILE }).to_string();
+        async move {
+            let response = http.post(url).body(body).send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let started = std::time::Instant::now();
+    let shutdown = tokio::spawn(agent.shutdown());
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let refused = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
+    assert_eq!(
+        refused.map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::ConnectionRefused),
+        "the listener is closed as soon as the shutdown starts"
+    );
+    let (status, answer) = in_flight.await.unwrap();
+    assert_eq!(status, 200, "the request in flight is answered: {answer}");
+    assert!(answer["optimized_dockerfile"].is_string(), "{answer}");
+    shutdown.await.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the shutdown ends once the last request is answered, not at the grace period"
+    );
+}

@@ -151,10 +151,7 @@ pub async fn run(
         target: settings.target.clone(),
         control: Arc::clone(&control),
     };
-    let client = reqwest::Client::builder()
-        .user_agent("firedrill-traffic")
-        .build()
-        .map_err(std::io::Error::other)?;
+    let client = client()?;
     let generator = Generator {
         client: client.clone(),
         target: settings.target.clone(),
@@ -202,6 +199,24 @@ pub async fn run(
         () = shutdown => tracing::info!("traffic stopped"),
     }
     Ok(())
+}
+
+/// The HTTP client of every request the traffic sends.
+///
+/// A new connection per request, as a client behind a DNS-based service does: each request
+/// resolves the target again, so with several agents behind one name (Docker's DNS answers with
+/// every container of a network alias, the replicas of `firedrill sandbox scale`) the requests
+/// spread over them, a stopped one drops out at once, and when one refuses the connection (an
+/// agent draining on SIGTERM closes its listener) the connector tries the next address instead
+/// of failing the request. Pooled connections would stay pinned to one agent.
+fn client() -> std::io::Result<reqwest::Client> {
+    client_builder().build().map_err(std::io::Error::other)
+}
+
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent("firedrill-traffic")
+        .pool_max_idle_per_host(0)
 }
 
 /// Logs the window's numbers every `interval`, for `docker logs` of the traffic container.

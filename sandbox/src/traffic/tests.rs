@@ -484,3 +484,59 @@ async fn unique_input_streams_send_distinct_dockerfiles_of_the_size_asked() {
     assert_eq!(distinct.len(), sent.len(), "every input is new");
     stop.send(()).unwrap();
 }
+
+/// A stand-in agent that notes the client address of every request it answers.
+async fn start_peer_recording_agent() -> (String, Arc<std::sync::Mutex<Vec<std::net::SocketAddr>>>)
+{
+    use axum::extract::ConnectInfo;
+    let peers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = Arc::clone(&peers);
+    let app = Router::new().fallback(
+        move |ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>| {
+            kept.lock().unwrap().push(peer);
+            async { (StatusCode::OK, "{}") }
+        },
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service).await.unwrap()
+    });
+    (url, peers)
+}
+
+#[tokio::test]
+async fn every_request_opens_its_own_connection() {
+    let (target, peers) = start_peer_recording_agent().await;
+    let (stats, _) = run_traffic(test_settings(target), Duration::from_millis(600)).await;
+    assert_eq!(stats.errors, 0, "{stats:?}");
+    let peers = peers.lock().unwrap();
+    assert!(peers.len() >= 20, "{} requests", peers.len());
+    let connections: std::collections::BTreeSet<_> = peers.iter().collect();
+    assert_eq!(
+        connections.len(),
+        peers.len(),
+        "a new connection (a new client port) per request, so each resolves the agent again"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_address_fails_over_to_the_next_one() {
+    // Two agents behind one name, as Docker's DNS answers for a network alias with replicas;
+    // the first refuses connections, as an agent draining on SIGTERM does.
+    let refusing = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = refusing.local_addr().unwrap();
+    drop(refusing);
+    let (live, peers) = start_peer_recording_agent().await;
+    let live: std::net::SocketAddr = live.trim_start_matches("http://").parse().unwrap();
+    let client = client_builder()
+        .resolve_to_addrs("agent.test", &[refused, live])
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        let response = client.get("http://agent.test/health").send().await;
+        assert_eq!(response.map(|r| r.status()).ok(), Some(StatusCode::OK));
+    }
+    assert_eq!(peers.lock().unwrap().len(), 5);
+}
