@@ -119,6 +119,19 @@ pub async fn run(options: RunOptions, interrupt: &Interrupt) -> Result<Finished>
     };
     let image = image::ensure(&docker, &release, &session, &progress, interrupt).await?;
     let info = sandbox::up(&docker, &spec, &image, &progress, interrupt).await?;
+    if let Some(replicas) = scenario
+        .sandbox
+        .replicas
+        .filter(|count| *count > 1)
+        .and_then(sandbox::ReplicaCount::new)
+    {
+        if let Err(error) =
+            sandbox::scale(&docker, &info.name, replicas, &progress, interrupt).await
+        {
+            sandbox::down(&docker, &info.name).await.ok();
+            return Err(error);
+        }
+    }
     progress.finish();
     let store = FaultStore::open_default();
     let mut drill = Drill::new(&docker, &store, &scenario, &info, &options, onset);

@@ -108,6 +108,10 @@ pub struct SandboxSetup {
     /// `DOCKER_OPTIMIZER_*` overrides, `KEY=VALUE`.
     #[serde(default)]
     pub env: Vec<String>,
+    /// Agent containers the sandbox starts with, the primary included (1 to 4; default 1), as
+    /// `firedrill sandbox scale` makes them: deployment drills roll several.
+    #[serde(default)]
+    pub replicas: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -109,6 +109,16 @@ impl Checker<'_> {
                 );
             }
         }
+        if let Some(count) = scenario.sandbox.replicas {
+            if crate::docker::sandbox::ReplicaCount::new(count).is_none() {
+                self.report(
+                    "sandbox.replicas",
+                    format!(
+                        "{count} replicas; expected 1 to 4 agent containers, the primary included"
+                    ),
+                );
+            }
+        }
         for (i, pair) in scenario.sandbox.env.iter().enumerate() {
             let well_formed = pair
                 .split_once('=')
@@ -635,10 +645,15 @@ reference_solution:
             "{ at: 10s, exec: \"agentctl jobs list\" }",
             "{ at: 10s, exec: \"sh -c 'agentctl jobs list\" }\n  - { at: 20s, firedrill: \"sandbox deploy --name {sandbox} --version 1.4.3\" }\n  - { at: 30s, firedrill: \"sandbox down\" }",
         );
+        let text = text.replace(
+            "briefing: Something is slow.",
+            "briefing: Something is slow.\nsandbox: { replicas: 7 }",
+        );
         let messages: Vec<String> = problems(&text).into_iter().map(|(_, _, m)| m).collect();
         assert_eq!(
             messages,
             [
+                "7 replicas; expected 1 to 4 agent containers, the primary included",
                 "`unless_after` names `fix`, which is not a step of the procedure; expected a step id",
                 "error_rate 150 is not a percentage; expected 0 to 100",
                 "the exec command `sh -c 'agentctl jobs list` has an unclosed quote",
