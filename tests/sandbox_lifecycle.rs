@@ -53,6 +53,8 @@ fn a_sandbox_comes_up_healthy_and_down_leaves_nothing() {
     assert_eq!(mine["container"], sandbox.info["container"]);
     assert_eq!(mine["http"], sandbox.info["http"]);
 
+    // A fault still injected goes with its sandbox: a namesake starts clean.
+    let fault = sandbox.inject("cert-expiring", &[]);
     let name = sandbox.name.clone();
     let down = firedrill()
         .args(["sandbox", "down", "--name", &name])
@@ -60,6 +62,11 @@ fn a_sandbox_comes_up_healthy_and_down_leaves_nothing() {
         .unwrap();
     assert_success(&down, "sandbox down");
     assert_eq!(leftovers_of(&name), Vec::<String>::new());
+    assert_eq!(
+        sandbox.fault_status(&fault),
+        None,
+        "the fault record is forgotten"
+    );
 }
 
 #[test]

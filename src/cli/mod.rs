@@ -351,6 +351,18 @@ struct CleanupArgs {
 pub fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
+    if !matches!(
+        cli.command,
+        Command::Run(_) | Command::Validate(_) | Command::Watch(_)
+    ) {
+        // A reader that stops early (`| head`) ends a short command quietly, as it ends any
+        // Unix tool. Drills, validations and watches keep the default: they must revert and
+        // remove what they made before they exit.
+        // SAFETY: called before any thread is started, with the default disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

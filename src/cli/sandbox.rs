@@ -87,6 +87,11 @@ pub async fn down(name: &str) -> Result<ExitCode> {
     sandbox::validate_name(name)?;
     let docker = engine::connect().await?;
     let removed = sandbox::down(&docker, name).await?;
+    // Its faults went with it: a new sandbox of the same name starts clean.
+    let store = FaultStore::open_default();
+    for record in store.all()?.into_iter().filter(|r| r.sandbox == name) {
+        store.remove(&record.id)?;
+    }
     println!(
         "sandbox {name} removed: {}",
         [

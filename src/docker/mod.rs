@@ -2,6 +2,7 @@
 
 pub mod base_layer;
 pub mod engine;
+pub mod events;
 pub mod exec;
 pub mod image;
 pub mod labels;

@@ -4,7 +4,7 @@
 //! firedrill's monitor, which announce themselves by user agent). Pure: the drill runner feeds
 //! it events and log lines as they come.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bollard::models::EventMessage;
 use serde::Deserialize;
@@ -37,50 +37,87 @@ const CONTAINER_ACTIONS: [(&str, &str); 12] = [
     ("extract-to-dir", "cp"),
 ];
 
-/// What a Docker event on the agent container means to the audit: a trainee action at a Unix
-/// time, or nothing (firedrill's own, or a consequence).
-pub fn docker_action(event: &EventMessage, own: &[OwnAction]) -> Option<(f64, Action)> {
-    let action = event.action.as_deref()?;
-    let at = event
-        .time_nano
-        .map(|ns| ns as f64 / 1e9)
-        .or_else(|| event.time.map(|s| s as f64))?;
-    let attributes: HashMap<String, String> = event
-        .actor
-        .as_ref()
-        .and_then(|actor| actor.attributes.clone())
-        .unwrap_or_default();
-    if let Some(command) = action.strip_prefix("exec_start: ") {
-        let exec_id = attributes.get("execID");
-        let firedrills = own
-            .iter()
-            .any(|o| o.exec_id.is_some() && o.exec_id.as_ref() == exec_id);
-        return (!firedrills).then(|| {
-            (
-                at,
-                Action {
-                    source: ActionSource::Exec,
-                    text: command.trim().to_string(),
-                },
-            )
+/// A `die` this soon after a `kill` or `stop` is that stop's; later, or without one, the
+/// container crashed (a crash loop, an OOM kill) and its restart policy starts it again.
+const STOP_TO_DIE_S: f64 = 15.0;
+
+/// Judges the Docker events of one agent container, in the order they come. It remembers
+/// which of firedrill's own actions already explained an event (one `docker cp` of a probe
+/// explains one copy, so a trainee's copy a second later is still the trainee's) and whether
+/// the container crashed (the `start` its restart policy then causes is nobody's action).
+#[derive(Debug, Default)]
+pub struct DockerAudit {
+    /// `(own action, event action)` pairs already matched.
+    explained: HashSet<(String, &'static str)>,
+    last_stop: Option<f64>,
+    crashed: bool,
+}
+
+impl DockerAudit {
+    /// What `event` means to the audit: a trainee action at a Unix time, or nothing
+    /// (firedrill's own, or a consequence).
+    pub fn judge(&mut self, event: &EventMessage, own: &[OwnAction]) -> Option<(f64, Action)> {
+        let action = event.action.as_deref()?;
+        let at = event
+            .time_nano
+            .map(|ns| ns as f64 / 1e9)
+            .or_else(|| event.time.map(|s| s as f64))?;
+        let attributes: HashMap<String, String> = event
+            .actor
+            .as_ref()
+            .and_then(|actor| actor.attributes.clone())
+            .unwrap_or_default();
+        if let Some(command) = action.strip_prefix("exec_start: ") {
+            let exec_id = attributes.get("execID");
+            let firedrills = own
+                .iter()
+                .any(|o| o.exec_id.is_some() && o.exec_id.as_ref() == exec_id);
+            return (!firedrills).then(|| {
+                (
+                    at,
+                    Action {
+                        source: ActionSource::Exec,
+                        text: command.trim().to_string(),
+                    },
+                )
+            });
+        }
+        match action {
+            "create" => return deploy_action(at, &attributes, own),
+            "die" => {
+                self.crashed = self.last_stop.is_none_or(|stop| at - stop > STOP_TO_DIE_S);
+                return None;
+            }
+            "kill" | "stop" => self.last_stop = Some(at),
+            "start" if self.crashed => {
+                self.crashed = false;
+                return None;
+            }
+            _ => {}
+        }
+        let (name, text) = CONTAINER_ACTIONS.iter().find(|(name, _)| *name == action)?;
+        let explaining = own.iter().find(|o| {
+            o.exec_id.is_none()
+                && (o.at - at).abs() <= OWN_ACTION_SLACK_S
+                && causes(&o.command, action)
+                && !self.explained.contains(&(own_key(o), *name))
         });
+        if let Some(own_action) = explaining {
+            self.explained.insert((own_key(own_action), *name));
+            return None;
+        }
+        Some((
+            at,
+            Action {
+                source: ActionSource::Docker,
+                text: text.to_string(),
+            },
+        ))
     }
-    if action == "create" {
-        return deploy_action(at, &attributes, own);
-    }
-    let (_, text) = CONTAINER_ACTIONS.iter().find(|(name, _)| *name == action)?;
-    if own.iter().any(|o| {
-        o.exec_id.is_none() && (o.at - at).abs() <= OWN_ACTION_SLACK_S && causes(&o.command, action)
-    }) {
-        return None;
-    }
-    Some((
-        at,
-        Action {
-            source: ActionSource::Docker,
-            text: text.to_string(),
-        },
-    ))
+}
+
+fn own_key(own: &OwnAction) -> String {
+    format!("{}|{}", own.at, own.command)
 }
 
 /// A new agent container under the sandbox's name is a deploy (`firedrill sandbox deploy`
@@ -203,7 +240,7 @@ mod tests {
         )];
         let theirs = event("exec_start: agentctl jobs list", 105, &[("execID", "e2")]);
         assert_eq!(
-            docker_action(&theirs, &mine),
+            DockerAudit::default().judge(&theirs, &mine),
             Some((
                 105.0,
                 Action {
@@ -217,7 +254,7 @@ mod tests {
             100,
             &[("execID", "e1")],
         );
-        assert_eq!(docker_action(&ours, &mine), None);
+        assert_eq!(DockerAudit::default().judge(&ours, &mine), None);
     }
 
     #[test]
@@ -225,20 +262,23 @@ mod tests {
         let mine = [own(200.0, None, "docker restart -t 5 firedrill-x-agent")];
         for action in ["restart", "kill", "stop", "start"] {
             assert_eq!(
-                docker_action(&event(action, 203, &[]), &mine),
+                DockerAudit::default().judge(&event(action, 203, &[]), &mine),
                 None,
                 "{action}"
             );
         }
-        let later = docker_action(&event("restart", 400, &[]), &mine).unwrap();
+        let later = DockerAudit::default()
+            .judge(&event("restart", 400, &[]), &mine)
+            .unwrap();
         assert_eq!(later.1.text, "restart");
         assert_eq!(
-            docker_action(&event("die", 400, &[]), &[]),
+            DockerAudit::default().judge(&event("die", 400, &[]), &[]),
             None,
             "a consequence"
         );
         assert_eq!(
-            docker_action(&event("archive-path", 400, &[]), &[])
+            DockerAudit::default()
+                .judge(&event("archive-path", 400, &[]), &[])
                 .unwrap()
                 .1
                 .text,
@@ -250,7 +290,7 @@ mod tests {
             "docker cp firedrill-x-agent:/etc/passwd -",
         )];
         assert_eq!(
-            docker_action(&event("archive-path", 400, &[]), &copy_out),
+            DockerAudit::default().judge(&event("archive-path", 400, &[]), &copy_out),
             None
         );
     }
@@ -258,7 +298,7 @@ mod tests {
     #[test]
     fn a_new_agent_container_is_a_deploy_unless_firedrill_made_it() {
         let created = event("create", 500, &[("io.firedrill.release", "1.4.3")]);
-        let deploy = docker_action(&created, &[]).unwrap().1;
+        let deploy = DockerAudit::default().judge(&created, &[]).unwrap().1;
         assert_eq!(deploy.source, ActionSource::Firedrill);
         assert_eq!(deploy.text, "deploy 1.4.3");
         let bad_release = [own(
@@ -266,7 +306,7 @@ mod tests {
             None,
             "firedrill sandbox deploy --name x --version 1.5.0",
         )];
-        assert_eq!(docker_action(&created, &bad_release), None);
+        assert_eq!(DockerAudit::default().judge(&created, &bad_release), None);
     }
 
     #[test]

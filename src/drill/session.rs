@@ -711,11 +711,15 @@ async fn follow_events(
     let options = EventsOptionsBuilder::new().filters(&filters).build();
     let mut events = Box::pin(docker.events(Some(options)));
     let mut pending: VecDeque<(tokio::time::Instant, EventMessage)> = VecDeque::new();
+    let mut judge = audit::DockerAudit::default();
     loop {
         let due = pending.front().map(|(at, _)| *at + AUDIT_DELAY);
         tokio::select! {
             event = events.next() => match event {
-                Some(Ok(event)) => pending.push_back((tokio::time::Instant::now(), event)),
+                Some(Ok(event)) if crate::docker::events::is_about(&event, &container) => {
+                    pending.push_back((tokio::time::Instant::now(), event))
+                }
+                Some(Ok(_)) => {}
                 _ => return,
             },
             _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
@@ -723,7 +727,7 @@ async fn follow_events(
                 let now = tokio::time::Instant::now();
                 while pending.front().is_some_and(|(at, _)| *at + AUDIT_DELAY <= now) {
                     let (_, event) = pending.pop_front().expect("a pending event");
-                    if let Some(action) = audit::docker_action(&event, &own) {
+                    if let Some(action) = judge.judge(&event, &own) {
                         if actions.send(action).await.is_err() {
                             return;
                         }
@@ -734,27 +738,38 @@ async fn follow_events(
     }
 }
 
-/// Forwards the requests a person made to the agent, from its access log.
+/// Forwards the requests a person made to the agent, from its access log. A log stream ends
+/// when the container stops (a restart, an OOM kill, a deploy's new container): it is followed
+/// again from where it was, by name, for as long as the drill runs.
 async fn follow_access_log(
     docker: Docker,
     container: String,
     actions: mpsc::Sender<(f64, Action)>,
 ) {
-    let since = unix(SystemTime::now()) as i32;
-    let options = LogsOptionsBuilder::new()
-        .follow(true)
-        .stdout(true)
-        .since(since)
-        .build();
-    let mut logs = Box::pin(docker.logs(&container, Some(options)));
-    while let Some(Ok(chunk)) = logs.next().await {
-        for line in chunk.to_string().lines() {
-            if let Some(action) = audit::access_action(line) {
-                if actions.send(action).await.is_err() {
+    let mut last_seen = unix(SystemTime::now());
+    loop {
+        // `since` is whole seconds: lines of that second already forwarded are skipped below.
+        let options = LogsOptionsBuilder::new()
+            .follow(true)
+            .stdout(true)
+            .since(last_seen.floor() as i32)
+            .build();
+        let mut logs = Box::pin(docker.logs(&container, Some(options)));
+        while let Some(Ok(chunk)) = logs.next().await {
+            for line in chunk.to_string().lines() {
+                let Some((at, action)) = audit::access_action(line) else {
+                    continue;
+                };
+                if at <= last_seen {
+                    continue;
+                }
+                last_seen = at;
+                if actions.send((at, action)).await.is_err() {
                     return;
                 }
             }
         }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

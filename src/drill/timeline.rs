@@ -135,6 +135,27 @@ impl Timeline {
             _ => None,
         })
     }
+
+    /// What procedure matchers look at: the trainee's actions, and the verbs as `firedrill`
+    /// actions (`ack`, `diagnose <runbook>`, `note <text>`, `hint`), so a step can be "tell the
+    /// drill what you found" (`{ firedrill: "^note " }`).
+    pub fn matchable_actions(&self) -> impl Iterator<Item = (f64, Action)> + '_ {
+        self.entries.iter().filter_map(|e| {
+            let verb = |text: String| Action {
+                source: ActionSource::Firedrill,
+                text,
+            };
+            let action = match &e.event {
+                Event::Action(action) => action.clone(),
+                Event::Acknowledged => verb("ack".to_string()),
+                Event::Diagnosed { runbook, .. } => verb(format!("diagnose {runbook}")),
+                Event::Note { text } => verb(format!("note {text}")),
+                Event::HintShown { .. } => verb("hint".to_string()),
+                _ => return None,
+            };
+            Some((e.at, action))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -245,6 +245,9 @@ async fn follow_events(docker: Docker, container: String, shared: Arc<Mutex<Shar
             let Some(action) = event.action.as_deref() else {
                 continue;
             };
+            if !crate::docker::events::is_about(&event, &container) {
+                continue;
+            }
             // `docker update` and a deploy's new container change the limit the CPU % is of.
             let new_limit = if matches!(action, "update" | "start") {
                 Some(cpu_limit(&docker, &container).await)

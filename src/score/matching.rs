@@ -37,52 +37,60 @@ impl Matcher {
 
 /// The first action from the fault's injection on that any of `any_of` matches and `counts`
 /// accepts (by its time).
-fn first_match<'t>(
+fn first_match(
     any_of: &[ActionMatcher],
-    timeline: &'t Timeline,
+    timeline: &Timeline,
     counts: impl Fn(f64) -> bool,
-) -> Option<(f64, &'t Action)> {
+) -> Option<(f64, Action)> {
     let matchers = Matcher::compile(any_of);
     timeline
-        .actions()
+        .matchable_actions()
         .filter(|(at, _)| *at >= 0.0 && counts(*at))
         .find(|(_, action)| matchers.iter().any(|m| m.matches(action)))
 }
 
+/// Each step at the first matching action after every step of its `after` list (those come
+/// earlier in the procedure, so they are settled first); when no such action exists, at its
+/// first matching action, out of order. So evidence looked at again after the fix (a verify
+/// step) counts, even if the same command was run before it.
 pub(super) fn procedure(steps: &[ProcedureStep], timeline: &Timeline) -> Vec<StepResult> {
-    let done: Vec<Option<f64>> = steps
-        .iter()
-        .map(|step| first_match(&step.any_of, timeline, |_| true).map(|(at, _)| at))
-        .collect();
-    let done_at = |id: &str| {
-        steps
+    let mut results: Vec<StepResult> = Vec::with_capacity(steps.len());
+    for step in steps {
+        let done_at = |id: &str| {
+            results
+                .iter()
+                .find(|done| done.id == id)
+                .and_then(|done| done.done_at)
+        };
+        let prerequisites: Option<f64> = step
+            .after
             .iter()
-            .position(|step| step.id == id)
-            .and_then(|index| done[index])
-    };
-    steps
-        .iter()
-        .zip(&done)
-        .map(|(step, at)| {
-            let should_follow: Vec<String> = match at {
-                Some(at) => step
-                    .after
-                    .iter()
-                    .filter(|id| done_at(id).is_none_or(|before| before >= *at))
-                    .cloned()
-                    .collect(),
-                None => Vec::new(),
-            };
-            StepResult {
-                id: step.id.clone(),
-                title: step.title.clone(),
-                done_at: *at,
-                in_order: at.is_some() && should_follow.is_empty(),
-                weight: step.weight,
-                should_follow,
-            }
-        })
-        .collect()
+            .map(|id| done_at(id))
+            .try_fold(f64::NEG_INFINITY, |latest, at| at.map(|at| latest.max(at)));
+        let in_order_at = prerequisites.and_then(|after| {
+            first_match(&step.any_of, timeline, |at| at > after).map(|(at, _)| at)
+        });
+        let at =
+            in_order_at.or_else(|| first_match(&step.any_of, timeline, |_| true).map(|(at, _)| at));
+        let should_follow: Vec<String> = match (at, in_order_at) {
+            (Some(at), None) => step
+                .after
+                .iter()
+                .filter(|id| done_at(id).is_none_or(|before| before >= at))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        results.push(StepResult {
+            id: step.id.clone(),
+            title: step.title.clone(),
+            done_at: at,
+            in_order: in_order_at.is_some(),
+            weight: step.weight,
+            should_follow,
+        });
+    }
+    results
 }
 
 /// The penalties that matched, each at its first matching action that counts: an action after

@@ -55,9 +55,11 @@
 //! `^…$` to match the whole text). Only actions from the fault's injection on count: what was
 //! done before the fault neither fixes nor harms it.
 //!
-//! A step is done at the time of the first action that matches any of its `any_of` matchers.
-//! It is in order when every step of its `after` list was done strictly earlier; otherwise it
-//! counts half its weight, and the reason names the steps it should have followed.
+//! A step is done at the first action that matches any of its `any_of` matchers and comes
+//! after every step of its `after` list: it is then in order (a verify step counts when the
+//! evidence is looked at again after the fix). When no matching action comes after them, the
+//! step is done at its first matching action, out of order: it counts half its weight, and the
+//! reason names the steps it should have followed.
 //!
 //! A scenario penalty applies once, at the first action that matches any of its matchers. An
 //! action after every step of the penalty's `unless_after` list was done does not count (a
@@ -1039,6 +1041,45 @@ reference_solution:
             )]
         );
         assert_eq!(card.total, 90);
+    }
+
+    #[test]
+    fn a_step_counts_its_first_match_after_its_prerequisites_and_verbs_match_too() {
+        let mut scenario = scenario();
+        scenario.procedure[1].any_of.push(
+            [(ActionSource::Firedrill, "^note .*job".to_string())]
+                .into_iter()
+                .collect(),
+        );
+        // Jobs listed before the fix and again after it: the second one is in order.
+        scenario.procedure[0].after = Vec::new();
+        scenario.procedure.push(crate::scenario::model::ProcedureStep {
+            id: "verify".to_string(),
+            title: "List the jobs again".to_string(),
+            any_of: scenario.procedure[0].any_of.clone(),
+            after: vec!["fix".to_string()],
+            weight: 10,
+        });
+        let timeline = drill()
+            .act(90.0, ActionSource::Exec, "agentctl jobs list")
+            .then(
+                150.0,
+                Event::Note {
+                    text: "cancelled the runaway job".to_string(),
+                },
+            )
+            .act(200.0, ActionSource::Exec, "agentctl jobs list")
+            .0;
+        let card = score(&scenario, &timeline, false);
+        let done: Vec<(Option<f64>, bool)> = card
+            .procedure
+            .iter()
+            .map(|step| (step.done_at, step.in_order))
+            .collect();
+        assert_eq!(
+            done,
+            [(Some(90.0), true), (Some(150.0), true), (Some(200.0), true)]
+        );
     }
 
     #[test]

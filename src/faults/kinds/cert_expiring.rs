@@ -193,6 +193,8 @@ async fn served_certificate(target: &FaultTarget) -> Option<CertInfo> {
     let client = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
         .tls_info(true)
+        // The drill's audit leaves firedrill's own requests out of the trainee's by this.
+        .user_agent(crate::docker::labels::OWN_USER_AGENT)
         .timeout(Duration::from_secs(5))
         .build()
         .ok()?;
