@@ -254,7 +254,7 @@ fn unknown_field() {
         "unknown-field",
         "14:1: unknown field `procedur`, expected one of `id`, `title`, `runbook`, `difficulty`, \
          `briefing`, `sandbox`, `faults`, `alerts`, `diagnosis`, `resolution`, `procedure`, \
-         `penalties`, `hints`, `targets`, `time_limit`, `reference_solution`",
+         `penalties`, `hints`, `targets`, `change_budget`, `time_limit`, `reference_solution`",
     );
 }
 
