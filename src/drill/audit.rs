@@ -18,6 +18,8 @@ use crate::scenario::model::ActionSource;
 const TRAFFIC_USER_AGENT: &str = "firedrill-traffic";
 /// An engine action of firedrill and the event it causes are this close in time at most.
 const OWN_ACTION_SLACK_S: f64 = 10.0;
+/// How much earlier than firedrill's own log of an action its event may be stamped.
+const OWN_ACTION_LEAD_S: f64 = 1.0;
 
 /// The container actions a trainee takes that matter to a drill, by the event's action name,
 /// and the text an action of that kind gets. The rest (`die`, `exec_create`, `exec_die`, the
@@ -50,7 +52,11 @@ pub struct DockerAudit {
     /// `(own action, event action)` pairs already matched.
     explained: HashSet<(String, &'static str)>,
     last_stop: Option<f64>,
+    /// The container died and has not started since.
+    down: bool,
     crashed: bool,
+    /// When the container of this name was last created (a deploy).
+    created: Option<f64>,
 }
 
 impl DockerAudit {
@@ -83,25 +89,49 @@ impl DockerAudit {
             });
         }
         match action {
-            "create" => return deploy_action(at, &attributes, own),
+            "create" => {
+                self.created = Some(at);
+                return deploy_action(at, &attributes, own);
+            }
             "die" => {
-                self.crashed = self.last_stop.is_none_or(|stop| at - stop > STOP_TO_DIE_S);
+                // One stop explains one death; the deaths after it are crashes.
+                self.crashed = self
+                    .last_stop
+                    .take()
+                    .is_none_or(|stop| at - stop > STOP_TO_DIE_S);
+                self.down = true;
                 return None;
             }
-            "kill" | "stop" => self.last_stop = Some(at),
-            "start" if self.crashed => {
-                self.crashed = false;
-                return None;
+            // The engine reports a `stop` after the `die` it caused: only a stop of a running
+            // container is one.
+            "kill" | "stop" if !self.down => self.last_stop = Some(at),
+            "start" => {
+                self.down = false;
+                let deployed = self
+                    .created
+                    .take()
+                    .is_some_and(|created| at - created <= STOP_TO_DIE_S);
+                // The restart policy's start after a crash, or a new container's first start
+                // (part of the deploy that created it), is nobody's action.
+                if std::mem::take(&mut self.crashed) || deployed {
+                    return None;
+                }
             }
             _ => {}
         }
         let (name, text) = CONTAINER_ACTIONS.iter().find(|(name, _)| *name == action)?;
-        let explaining = own.iter().find(|o| {
-            o.exec_id.is_none()
-                && (o.at - at).abs() <= OWN_ACTION_SLACK_S
-                && causes(&o.command, action)
-                && !self.explained.contains(&(own_key(o), *name))
-        });
+        // firedrill logs its action as it starts it, so the event follows: the closest one
+        // before (a little after, for clocks) that is not yet matched explains the event.
+        let explaining = own
+            .iter()
+            .filter(|o| {
+                o.exec_id.is_none()
+                    && o.at <= at + OWN_ACTION_LEAD_S
+                    && at - o.at <= OWN_ACTION_SLACK_S
+                    && causes(&o.command, action)
+                    && !self.explained.contains(&(own_key(o), *name))
+            })
+            .max_by(|a, b| a.at.total_cmp(&b.at));
         if let Some(own_action) = explaining {
             self.explained.insert((own_key(own_action), *name));
             return None;
@@ -146,16 +176,23 @@ fn deploy_action(
 
 /// Whether firedrill's engine action `command` (in `docker` CLI words) produces event `action`.
 fn causes(command: &str, action: &str) -> bool {
-    let verb = command
+    let mut words = command
         .strip_prefix("docker ")
-        .and_then(|rest| rest.split_whitespace().next());
-    match verb {
+        .map(|rest| rest.split_whitespace())
+        .into_iter()
+        .flatten();
+    match words.next() {
         // A restart is a kill, a stop and a start as well; a stop signals first.
         Some("restart") => matches!(action, "restart" | "kill" | "stop" | "start"),
         Some("stop") => matches!(action, "stop" | "kill"),
         Some("start") => action == "start",
         Some("update") => action == "update",
-        Some("cp") => matches!(action, "archive-path" | "extract-to-dir"),
+        // A copy out (`docker cp agent:/path -`) reads, a copy in writes: each its own event.
+        Some("cp") => match words.next() {
+            Some(source) if source.contains(':') => action == "archive-path",
+            Some(_) => action == "extract-to-dir",
+            None => false,
+        },
         // `firedrill sandbox deploy` replaces the container.
         _ if command.starts_with("firedrill sandbox deploy") => {
             matches!(action, "kill" | "stop" | "destroy" | "start" | "rename")
@@ -293,6 +330,67 @@ mod tests {
             DockerAudit::default().judge(&event("archive-path", 400, &[]), &copy_out),
             None
         );
+    }
+
+    #[test]
+    fn a_probes_copy_explains_one_copy_in_its_direction() {
+        let probe = [
+            own(
+                100.0,
+                None,
+                "docker cp firedrill-x-agent:/etc/docker-optimizer/config.yml -",
+            ),
+            own(
+                105.0,
+                None,
+                "docker cp firedrill-x-agent:/etc/docker-optimizer/config.yml -",
+            ),
+        ];
+        let mut audit = DockerAudit::default();
+        assert_eq!(audit.judge(&event("archive-path", 100, &[]), &probe), None);
+        // The trainee copies out a second after the probe did: the probe's copy is used up.
+        let theirs = audit.judge(&event("archive-path", 101, &[]), &probe);
+        assert_eq!(theirs.unwrap().1.text, "cp");
+        assert_eq!(audit.judge(&event("archive-path", 105, &[]), &probe), None);
+        // A copy in is never a probe's read.
+        let copy_in = audit.judge(&event("extract-to-dir", 105, &[]), &probe);
+        assert_eq!(copy_in.unwrap().1.text, "cp");
+    }
+
+    #[test]
+    fn a_restart_policys_starts_and_a_deploys_first_start_are_nobodys() {
+        let fault = [own(10.0, None, "docker restart -t 5 firedrill-x-agent")];
+        let mut audit = DockerAudit::default();
+        let mut seen = Vec::new();
+        for (action, at) in [
+            ("kill", 10),
+            ("die", 11),
+            ("stop", 11),
+            ("start", 11),
+            ("restart", 11),
+            // The agent crash-loops: each death is a crash, each start the policy's.
+            ("die", 12),
+            ("start", 13),
+            ("die", 14),
+            ("start", 16),
+            // The trainee stops it, then starts it.
+            ("stop", 40),
+            ("die", 40),
+            ("start", 50),
+            // A deploy: a new container and its first start.
+            ("create", 60),
+            ("start", 61),
+        ] {
+            let attributes: &[(&str, &str)] = if action == "create" {
+                &[("io.firedrill.release", "1.4.3")]
+            } else {
+                &[]
+            };
+            if let Some((_, action)) = audit.judge(&event(action, at, attributes), &fault) {
+                seen.push(action.text);
+            }
+        }
+        assert_eq!(seen, ["stop", "start", "deploy 1.4.3"]);
     }
 
     #[test]

@@ -19,9 +19,9 @@ pub enum Signal {
     /// Percent of the CFS scheduling periods (over the last 30 s) in which the container was
     /// throttled at its CPU quota: a limit too low for the work, even when the CPU % looks low.
     CpuThrottledPercent,
-    /// Seconds: client-side p95 latency of the synthetic traffic over the last 60 s.
+    /// Seconds: client-side p95 latency of the synthetic traffic over the last 30 s.
     ResponseTimeP95Seconds,
-    /// Percent of the synthetic traffic's requests over the last 60 s that failed (5xx, 429,
+    /// Percent of the synthetic traffic's requests over the last 30 s that failed (5xx, 429,
     /// timeout, connection error).
     ErrorRatePercent,
     /// Percent of the agent's storage quota used under its data directory.

@@ -234,7 +234,7 @@ pub struct Hint {
 }
 
 /// The live traffic's limits during a change, each optional: its error rate (percent of the
-/// client's requests over the last 60 s) and its p95 latency.
+/// client's requests over the last 30 s, as the monitor samples it) and its p95 latency.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeBudget {

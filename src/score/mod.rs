@@ -1053,13 +1053,15 @@ reference_solution:
         );
         // Jobs listed before the fix and again after it: the second one is in order.
         scenario.procedure[0].after = Vec::new();
-        scenario.procedure.push(crate::scenario::model::ProcedureStep {
-            id: "verify".to_string(),
-            title: "List the jobs again".to_string(),
-            any_of: scenario.procedure[0].any_of.clone(),
-            after: vec!["fix".to_string()],
-            weight: 10,
-        });
+        scenario
+            .procedure
+            .push(crate::scenario::model::ProcedureStep {
+                id: "verify".to_string(),
+                title: "List the jobs again".to_string(),
+                any_of: scenario.procedure[0].any_of.clone(),
+                after: vec!["fix".to_string()],
+                weight: 10,
+            });
         let timeline = drill()
             .act(90.0, ActionSource::Exec, "agentctl jobs list")
             .then(
