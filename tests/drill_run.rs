@@ -227,7 +227,10 @@ fn a_responder_who_only_restarts_ends_mitigated_and_scores_lower() {
     require_docker!();
     // The leak pages at about 80 % of 256 MiB (~100 s at 2 MiB/s); after a restart it needs as
     // long again, so at the 150 s limit the impact is gone and the root cause is not.
-    let drill = DrillRun::start("memory-leaks", &["--time-limit", "150s"]);
+    let drill = DrillRun::start(
+        "tests/fixtures/drills/fast-memory-leak.yaml",
+        &["--time-limit", "150s"],
+    );
     drill.wait_line(Duration::from_secs(150), |l| {
         l.contains("[FIRING") && l.contains("AgentHighMemory")
     });

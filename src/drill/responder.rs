@@ -4,11 +4,13 @@
 //! over its control socket). Nothing is done through a side door, so the drill audits, scores
 //! and verifies the reference solution exactly as it would a trainee's.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::process::Command;
+use tokio::sync::watch;
 
 use crate::docker::sandbox::SandboxInfo;
 use crate::scenario::model::{SolutionCommand, SolutionStep, DRILL_VERBS};
@@ -23,7 +25,8 @@ const OUTPUT_TAIL_CHARS: usize = 600;
 pub struct StepRun {
     /// The step as written (`docker exec {container} agentctl status`).
     pub step: String,
-    /// When the scenario said to run it, in seconds from the injection.
+    /// When the scenario said to run it, in seconds from the injection (for a step after a
+    /// page, when the page came plus its delay).
     pub at_s: f64,
     /// When it started and how long it took.
     pub started_s: f64,
@@ -113,16 +116,30 @@ impl Placeholders {
     }
 }
 
-/// Runs `steps` at their times from `injected`, one after another (a step that overruns the
-/// next one's time delays it, as a person would be delayed).
+/// Runs `steps` at their times from `injected` (or from the first firing of their
+/// `after_alert`, which `fired` announces), one after another: a step that overruns the next
+/// one's time delays it, as a person would be delayed.
 pub async fn run(
     steps: Vec<SolutionStep>,
     placeholders: Placeholders,
     injected: Instant,
+    mut fired: watch::Receiver<BTreeSet<String>>,
 ) -> Vec<StepRun> {
     let mut runs = Vec::with_capacity(steps.len());
+    let mut paged_at: BTreeMap<String, Instant> = BTreeMap::new();
     for step in steps {
-        tokio::time::sleep_until((injected + step.at).into()).await;
+        let origin = match &step.after_alert {
+            None => injected,
+            Some(alert) => match paged_at.get(alert) {
+                Some(at) => *at,
+                None => {
+                    // The drill ends at its time limit, which drops this task: no other exit.
+                    let _ = fired.wait_for(|alerts| alerts.contains(alert)).await;
+                    *paged_at.entry(alert.clone()).or_insert_with(Instant::now)
+                }
+            },
+        };
+        tokio::time::sleep_until((origin + step.at).into()).await;
         let started = injected.elapsed();
         let (exit_code, output) = match step.command() {
             Ok(command) => execute(&placeholders.argv(&command)).await,
@@ -130,7 +147,7 @@ pub async fn run(
         };
         runs.push(StepRun {
             step: step.display(),
-            at_s: step.at.as_secs_f64(),
+            at_s: round_ms((origin + step.at).duration_since(injected).as_secs_f64()),
             started_s: round_ms(started.as_secs_f64()),
             duration_s: round_ms((injected.elapsed() - started).as_secs_f64()),
             exit_code,
@@ -245,6 +262,29 @@ mod tests {
                 "--version",
                 "1.4.3"
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_step_after_a_page_waits_for_it_and_counts_from_it() {
+        let steps: Vec<SolutionStep> = serde_yaml::from_str(
+            "[{ at: 10ms, firedrill: \"--version\" }, \
+              { at: 50ms, after_alert: AgentHighMemory, firedrill: \"--version\" }]",
+        )
+        .unwrap();
+        let (pages, fired) = watch::channel(BTreeSet::new());
+        let injected = Instant::now();
+        let responder = tokio::spawn(run(steps, Placeholders::of(&info()), injected, fired));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        pages.send_modify(|alerts| {
+            alerts.insert("AgentHighMemory".to_string());
+        });
+        let runs = responder.await.unwrap();
+        assert_eq!(runs.len(), 2);
+        assert!(runs[0].started_s < 0.3, "{runs:?}");
+        assert!(
+            runs[1].at_s >= 0.35 && runs[1].started_s >= 0.35,
+            "{runs:?}"
         );
     }
 

@@ -221,6 +221,8 @@ struct Drill<'a> {
     probes: Vec<ProbeReading>,
     /// The reference solution running (validation only).
     responder: Option<tokio::task::JoinHandle<Vec<StepRun>>>,
+    /// Every alert that has paged so far: reference steps may wait for one.
+    pages: tokio::sync::watch::Sender<std::collections::BTreeSet<String>>,
 }
 
 impl<'a> Drill<'a> {
@@ -248,6 +250,7 @@ impl<'a> Drill<'a> {
             budget: scenario.change_budget.as_ref().map(BudgetWatch::new),
             probes: Vec::new(),
             responder: None,
+            pages: tokio::sync::watch::Sender::new(std::collections::BTreeSet::new()),
         }
     }
 
@@ -375,6 +378,8 @@ impl<'a> Drill<'a> {
                     (event.alert.alert.clone(), event.alert.severity.to_string());
                 match event.kind {
                     AlertEventKind::Firing => {
+                        self.pages
+                            .send_if_modified(|fired| fired.insert(alert.clone()));
                         self.firing.push((
                             alert.clone(),
                             severity.clone(),
@@ -474,6 +479,7 @@ impl<'a> Drill<'a> {
                 self.scenario.reference_solution.clone(),
                 Placeholders::of(self.info),
                 Instant::now(),
+                self.pages.subscribe(),
             )));
         }
         Ok(())

@@ -266,6 +266,10 @@ pub struct Targets {
 pub struct SolutionStep {
     #[serde(with = "humantime_serde")]
     pub at: Duration,
+    /// When set, `at` counts from the first firing of this alert instead of the injection: a
+    /// person acts on the page, whenever a loaded host makes it come.
+    #[serde(default)]
+    pub after_alert: Option<String>,
     #[serde(default)]
     pub exec: Option<String>,
     #[serde(default)]

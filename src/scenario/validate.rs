@@ -453,10 +453,24 @@ impl Checker<'_> {
                     .to_string(),
             );
         }
-        let mut previous: Option<Duration> = None;
+        let known: Vec<String> = RuleSet::defaults()
+            .iter()
+            .map(|r| r.alert.clone())
+            .collect();
+        let mut previous: Option<(Duration, Option<&String>)> = None;
         for (i, step) in steps.iter().enumerate() {
             let here = format!("reference_solution[{i}]");
-            if let Some(previous) = previous.filter(|p| step.at <= *p) {
+            if let Some(alert) = step.after_alert.as_ref().filter(|a| !known.contains(a)) {
+                self.report(
+                    &format!("{here}.after_alert"),
+                    format!("unknown alert `{alert}`; expected an alert of `firedrill rules list`"),
+                );
+            }
+            // Times count from the injection or from a page: only steps of one anchor compare.
+            let previous_at = previous
+                .filter(|(_, anchor)| *anchor == step.after_alert.as_ref())
+                .map(|(at, _)| at);
+            if let Some(previous) = previous_at.filter(|p| step.at <= *p) {
                 self.report(
                     &format!("{here}.at"),
                     format!(
@@ -476,7 +490,7 @@ impl Checker<'_> {
                     ),
                 );
             }
-            previous = Some(step.at);
+            previous = Some((step.at, step.after_alert.as_ref()));
             self.solution_step(&here, step);
         }
     }
@@ -643,7 +657,7 @@ reference_solution:
         )
         .replace(
             "{ at: 10s, exec: \"agentctl jobs list\" }",
-            "{ at: 10s, exec: \"sh -c 'agentctl jobs list\" }\n  - { at: 20s, firedrill: \"sandbox deploy --name {sandbox} --version 1.4.3\" }\n  - { at: 30s, firedrill: \"sandbox down\" }",
+            "{ at: 10s, exec: \"sh -c 'agentctl jobs list\" }\n  - { at: 20s, firedrill: \"sandbox deploy --name {sandbox} --version 1.4.3\" }\n  - { at: 30s, after_alert: AgentSad, firedrill: \"sandbox down\" }",
         );
         let text = text.replace(
             "briefing: Something is slow.",
@@ -657,6 +671,7 @@ reference_solution:
                 "`unless_after` names `fix`, which is not a step of the procedure; expected a step id",
                 "error_rate 150 is not a percentage; expected 0 to 100",
                 "the exec command `sh -c 'agentctl jobs list` has an unclosed quote",
+                "unknown alert `AgentSad`; expected an alert of `firedrill rules list`",
                 "`sandbox down` is not a firedrill verb; expected one of: ack, diagnose \
                  <runbook-id>, note <text>, hint, status, sandbox deploy|rollback|status ...",
             ]

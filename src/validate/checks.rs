@@ -65,13 +65,19 @@ pub fn deadline(scenario: &Scenario, runbook_expected: Option<Duration>) -> Dura
     })
 }
 
-/// Seconds from the injection of the first reference step that acts on the sandbox.
-pub fn first_acting_step(scenario: &Scenario) -> Option<f64> {
-    scenario
+/// Seconds from the injection of the first reference step that acts on the sandbox: when it
+/// ran, or when it was written to run (a step after a page that never came: never).
+pub fn first_acting_step(scenario: &Scenario, observed: &Observed) -> Option<f64> {
+    let index = scenario
         .reference_solution
         .iter()
-        .find(|step| acts_on_sandbox(step))
-        .map(|step| step.at.as_secs_f64())
+        .position(acts_on_sandbox)?;
+    let step = &scenario.reference_solution[index];
+    Some(match observed.steps.get(index) {
+        Some(ran) => ran.started_s,
+        None if step.after_alert.is_none() => step.at.as_secs_f64(),
+        None => f64::INFINITY,
+    })
 }
 
 pub fn checks(
@@ -94,7 +100,7 @@ pub fn checks(
 }
 
 fn expected_alerts(scenario: &Scenario, observed: &Observed) -> CheckResult {
-    let acting = first_acting_step(scenario).unwrap_or(f64::INFINITY);
+    let acting = first_acting_step(scenario, observed).unwrap_or(f64::INFINITY);
     let fired_at = |alert: &str| {
         observed
             .result
@@ -148,10 +154,14 @@ fn expected_alerts(scenario: &Scenario, observed: &Observed) -> CheckResult {
 }
 
 fn negative_control(scenario: &Scenario, observed: &Observed) -> CheckResult {
-    let Some(acting) = first_acting_step(scenario) else {
+    let Some(acting) = first_acting_step(scenario, observed).filter(|at| at.is_finite()) else {
         return CheckResult::new(
             "negative-control",
-            vec!["the reference solution never acts on the sandbox: nothing is controlled".into()],
+            vec![
+                "no reference step acted on the sandbox (none written, or none ran): nothing \
+                 is controlled"
+                    .into(),
+            ],
             String::new(),
         );
     };
@@ -639,7 +649,9 @@ mod tests {
     fn a_page_only_after_the_fix_does_not_count() {
         let mut scenario = scenario();
         scenario.reference_solution[1].at = Duration::from_secs(20);
-        let (steps, probes) = (steps(), probes(430.0, Some(425.0)));
+        let (mut steps, probes) = (steps(), probes(430.0, Some(425.0)));
+        // The check reads when the step really ran.
+        steps[1].started_s = 20.0;
         let failed = failures(&verdicts(
             &scenario,
             &fixture::resolved_timeline(),
