@@ -53,12 +53,7 @@ fn deploy_rolls_the_release_and_keeps_urls_data_env_limits_and_traffic() {
         .args(["sandbox", "rollback", "--name", &sandbox.name])
         .output()
         .unwrap();
-    assert_eq!(nothing_yet.status.code(), Some(2));
-    assert!(
-        stderr(&nothing_yet).contains("has no previous release to roll back to"),
-        "{}",
-        stderr(&nothing_yet)
-    );
+    assert_refused(&nothing_yet, "has no previous release to roll back to");
 
     let older = sandbox.deploy("1.3.0");
     assert_eq!(older["version"], "1.3.0");
@@ -189,10 +184,5 @@ fn deploy_refuses_unknown_versions_and_sandboxes() {
         ])
         .output()
         .unwrap();
-    assert_eq!(unknown_sandbox.status.code(), Some(2));
-    assert!(
-        stderr(&unknown_sandbox).contains("no sandbox named"),
-        "{}",
-        stderr(&unknown_sandbox)
-    );
+    assert_refused(&unknown_sandbox, "no sandbox named");
 }

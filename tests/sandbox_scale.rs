@@ -369,12 +369,7 @@ fn replica_counts_outside_one_to_four_and_unknown_sandboxes_are_refused() {
         .args(["--replicas", "2"])
         .output()
         .unwrap();
-    assert_eq!(nowhere.status.code(), Some(2));
-    assert!(
-        stderr(&nowhere).contains("no sandbox named"),
-        "{}",
-        stderr(&nowhere)
-    );
+    assert_refused(&nowhere, "no sandbox named");
 }
 
 #[test]

@@ -221,22 +221,12 @@ fn bad_input_exits_2_before_any_drill() {
         .args(["validate", "no-such-scenario"])
         .output()
         .unwrap();
-    assert_eq!(unknown.status.code(), Some(2));
-    assert!(
-        stderr(&unknown).contains("no-such-scenario"),
-        "{}",
-        stderr(&unknown)
-    );
+    assert_refused(&unknown, "no-such-scenario");
     let broken = firedrill()
         .args(["validate", "tests/fixtures/scenarios/unknown-field.yaml"])
         .output()
         .unwrap();
-    assert_eq!(broken.status.code(), Some(2), "{}", stderr(&broken));
-    assert!(
-        stderr(&broken).contains("tests/fixtures/scenarios/unknown-field.yaml:"),
-        "{}",
-        stderr(&broken)
-    );
+    assert_refused(&broken, "tests/fixtures/scenarios/unknown-field.yaml:");
     let zero = firedrill()
         .args(["validate", "--parallel", "0", "high-cpu-usage"])
         .output()

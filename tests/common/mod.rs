@@ -331,6 +331,12 @@ pub fn assert_success(output: &Output, what: &str) {
     );
 }
 
+/// The command was refused as bad input (exit 2) with `needle` in what it said on stderr.
+pub fn assert_refused(output: &Output, needle: &str) {
+    assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(output));
+    assert!(stderr(output).contains(needle), "{}", stderr(output));
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
