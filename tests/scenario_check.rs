@@ -286,7 +286,8 @@ fn unknown_fault_kind() {
          memory-leak, scanner-missing, scanner-db-corrupt, scanner-hang, scanner-db-stale, \
          service-hang, crash-loop, disk-fill, latency, error-rate, cert-expiring, cert-expired, \
          bad-config, bad-release, traffic-surge, resource-squeeze, metrics-stale, \
-         vulnerable-dependency, base-image-cve (see `firedrill fault list`)",
+         vulnerable-dependency, base-image-cve, config-change, scale-request, \
+         capacity-forecast (see `firedrill fault list`)",
     );
 }
 

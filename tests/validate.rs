@@ -216,6 +216,58 @@ fn a_wrong_reference_solution_fails_naming_the_checks_that_caught_it() {
 }
 
 #[test]
+fn a_change_applied_by_stopping_the_agent_fails_on_what_the_traffic_paid() {
+    require_docker!();
+    let run = validate(
+        &["tests/fixtures/validate/stop-to-apply-config.yaml"],
+        Duration::from_secs(10 * 60),
+    );
+    assert_eq!(run.output.status.code(), Some(1), "{}", stderr(&run.output));
+    let scenario = &run.json["scenarios"][0];
+    let verdict = |name: &str| {
+        scenario["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no check {name}: {scenario}"))
+            .clone()
+    };
+    // The change does end up in effect: only how it got there is wrong.
+    for passing in ["negative-control", "reference-steps", "resolved-in-time"] {
+        assert_eq!(verdict(passing)["passed"], true, "{}", verdict(passing));
+    }
+    let budget = verdict("change-budget");
+    assert_eq!(budget["passed"], false, "{budget}");
+    assert!(
+        budget["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("the traffic's error rate % reached"),
+        "{budget}"
+    );
+    let harmless = verdict("harmless");
+    assert_eq!(harmless["passed"], false, "{harmless}");
+    assert!(
+        harmless["detail"]
+            .as_str()
+            .unwrap()
+            .contains("penalty `restart-to-apply`"),
+        "{harmless}"
+    );
+    assert_eq!(
+        verdict("procedure")["detail"],
+        "step `validate` was never matched; step `reload` was never matched"
+    );
+    assert!(
+        stdout(&run.output).contains("FAIL stop-to-apply-config (configuration-changes)"),
+        "{}",
+        stdout(&run.output)
+    );
+    assert_nothing_left_behind(&run.json);
+}
+
+#[test]
 fn bad_input_exits_2_before_any_drill() {
     let unknown = firedrill()
         .args(["validate", "no-such-scenario"])

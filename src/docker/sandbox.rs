@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::interrupt::Interrupt;
 use crate::ui::Progress;
 
-pub use replicas::{scale, ReplicaCount, ReplicaMember, Scaled};
+pub use replicas::{members as replica_members, scale, ReplicaCount, ReplicaMember, Scaled};
 
 /// The agent's network alias, which the traffic targets.
 const AGENT_ALIAS: &str = "optimizer-agent";

@@ -1,10 +1,10 @@
 //! The trainee's actions, told apart from everything else that happens to a sandbox:
 //! Docker events on the agent container (minus firedrill's own, which it logs, see
-//! `FaultStore::own_actions`) and the agent's access log (minus the client traffic and
-//! firedrill's monitor, which announce themselves by user agent). Pure: the drill runner feeds
-//! it events and log lines as they come.
+//! `FaultStore::own_actions`), its replicas coming and going, and the agent's access log
+//! (minus the client traffic and firedrill's monitor, which announce themselves by user
+//! agent). Pure: the drill runner feeds it events and log lines as they come.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use bollard::models::EventMessage;
 use serde::Deserialize;
@@ -64,10 +64,7 @@ impl DockerAudit {
     /// (firedrill's own, or a consequence).
     pub fn judge(&mut self, event: &EventMessage, own: &[OwnAction]) -> Option<(f64, Action)> {
         let action = event.action.as_deref()?;
-        let at = event
-            .time_nano
-            .map(|ns| ns as f64 / 1e9)
-            .or_else(|| event.time.map(|s| s as f64))?;
+        let at = event_time(event)?;
         let attributes: HashMap<String, String> = event
             .actor
             .as_ref()
@@ -144,6 +141,94 @@ impl DockerAudit {
             },
         ))
     }
+}
+
+/// Judges the Docker events of a sandbox's replicas (`<primary>-<index>`) for one thing: a
+/// replica made or removed is the trainee scaling, `scale <agent containers>`. What a replica
+/// does otherwise the primary's events already tell.
+#[derive(Debug)]
+pub struct ReplicaAudit {
+    primary: String,
+    /// The replica indexes that have a container.
+    indexes: BTreeSet<u8>,
+    /// Indexes a deploy is re-creating. Until it removes the old container (renamed aside), a
+    /// destroy under the index's name is the new one that failed to start, and the old one
+    /// takes the name back: no scale-in.
+    replacing: BTreeSet<u8>,
+}
+
+impl ReplicaAudit {
+    /// `existing`: the indexes of the replicas of agent container `primary` when the audit starts.
+    pub fn new(primary: &str, existing: impl IntoIterator<Item = u8>) -> ReplicaAudit {
+        ReplicaAudit {
+            primary: primary.to_string(),
+            indexes: existing.into_iter().collect(),
+            replacing: BTreeSet::new(),
+        }
+    }
+
+    /// What `event` means to the audit: the number of agent containers at a Unix time, when a
+    /// replica came or went; nothing for every other event.
+    pub fn judge(&mut self, event: &EventMessage) -> Option<(f64, Action)> {
+        let (index, renamed_aside) = self.replica_of(event_name(event)?)?;
+        let at = event_time(event)?;
+        match (event.action.as_deref()?, renamed_aside) {
+            ("create", false) => {
+                if !self.indexes.insert(index) {
+                    // A deploy's new container, under the name of the one it replaces.
+                    self.replacing.insert(index);
+                    return None;
+                }
+            }
+            ("destroy", false) => {
+                if self.replacing.remove(&index) || !self.indexes.remove(&index) {
+                    return None;
+                }
+            }
+            ("destroy", true) => {
+                self.replacing.remove(&index);
+                return None;
+            }
+            _ => return None,
+        }
+        Some((
+            at,
+            Action {
+                source: ActionSource::Firedrill,
+                text: format!("scale {}", self.indexes.len() + 1),
+            },
+        ))
+    }
+
+    /// The replica index container `name` holds, and whether a deploy renamed it aside
+    /// (`<primary>-<index>-replaced-<id>`). The engine's name filter matches more than the
+    /// sandbox's own containers: `<primary>x-2` is another sandbox's.
+    fn replica_of(&self, name: &str) -> Option<(u8, bool)> {
+        let suffix = name.strip_prefix(&self.primary)?.strip_prefix('-')?;
+        let (digits, renamed_aside) = match suffix.split_once("-replaced-") {
+            Some((digits, _)) => (digits, true),
+            None => (suffix, false),
+        };
+        // `parse` would take a sign.
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some((digits.parse().ok()?, renamed_aside))
+    }
+}
+
+/// When `event` happened, as a Unix time (the engine's nanoseconds when it gives them).
+fn event_time(event: &EventMessage) -> Option<f64> {
+    event
+        .time_nano
+        .map(|ns| ns as f64 / 1e9)
+        .or_else(|| event.time.map(|s| s as f64))
+}
+
+/// The name the container had when `event` happened.
+fn event_name(event: &EventMessage) -> Option<&str> {
+    let name = event.actor.as_ref()?.attributes.as_ref()?.get("name")?;
+    Some(name.trim_start_matches('/'))
 }
 
 fn own_key(own: &OwnAction) -> String {
@@ -405,6 +490,96 @@ mod tests {
             "firedrill sandbox deploy --name x --version 1.5.0",
         )];
         assert_eq!(DockerAudit::default().judge(&created, &bad_release), None);
+    }
+
+    fn replica(action: &str, at: i64, name: &str) -> EventMessage {
+        event(action, at, &[("name", name)])
+    }
+
+    /// The texts of the scale actions `events` (action, time, name) make, in order.
+    fn scales(audit: &mut ReplicaAudit, events: &[(&str, i64, &str)]) -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|(action, at, name)| audit.judge(&replica(action, *at, name)))
+            .map(|(_, action)| action.text)
+            .collect()
+    }
+
+    #[test]
+    fn each_replica_made_or_removed_is_a_scale_to_the_new_count() {
+        let mut audit = ReplicaAudit::new("firedrill-x-agent", []);
+        let created = EventMessage {
+            time_nano: Some(100_500_000_000),
+            ..replica("create", 100, "/firedrill-x-agent-2")
+        };
+        assert_eq!(
+            audit.judge(&created),
+            Some((
+                100.5,
+                Action {
+                    source: ActionSource::Firedrill,
+                    text: "scale 2".to_string()
+                }
+            ))
+        );
+        let seen = scales(
+            &mut audit,
+            &[
+                ("start", 101, "firedrill-x-agent-2"),
+                ("create", 102, "firedrill-x-agent-3"),
+                ("start", 103, "firedrill-x-agent-3"),
+                // Scaling in: each replica drains, then goes.
+                ("kill", 200, "firedrill-x-agent-3"),
+                ("die", 201, "firedrill-x-agent-3"),
+                ("destroy", 201, "firedrill-x-agent-3"),
+                ("destroy", 205, "firedrill-x-agent-2"),
+            ],
+        );
+        assert_eq!(seen, ["scale 3", "scale 2", "scale 1"]);
+    }
+
+    #[test]
+    fn a_deploy_re_creating_a_replica_is_no_scale() {
+        let mut audit = ReplicaAudit::new("firedrill-x-agent", [2, 3]);
+        let seen = scales(
+            &mut audit,
+            &[
+                // Replica 2 rolls: the old one steps aside, a new one takes its name.
+                ("rename", 10, "firedrill-x-agent-2-replaced-ab12"),
+                ("create", 11, "firedrill-x-agent-2"),
+                ("destroy", 13, "firedrill-x-agent-2-replaced-ab12"),
+                // Replica 3's new container fails to start: it goes, the old one comes back.
+                ("rename", 20, "firedrill-x-agent-3-replaced-cd34"),
+                ("create", 21, "firedrill-x-agent-3"),
+                ("destroy", 22, "firedrill-x-agent-3"),
+                ("rename", 22, "firedrill-x-agent-3"),
+                // Then the trainee scales in for real.
+                ("destroy", 60, "firedrill-x-agent-3"),
+            ],
+        );
+        assert_eq!(seen, ["scale 2"]);
+    }
+
+    #[test]
+    fn only_this_sandboxs_replicas_count() {
+        let mut audit = ReplicaAudit::new("firedrill-x-agent", [2]);
+        let seen = scales(
+            &mut audit,
+            &[
+                ("create", 1, "firedrill-x-agentx-2"),
+                ("create", 2, "firedrill-x-agent-agent-3"),
+                ("create", 3, "firedrill-x-agent-+3"),
+                ("destroy", 4, "firedrill-x-agent-2-replaced-ab12"),
+                ("destroy", 5, "firedrill-x-agent-replaced-ab12"),
+                ("destroy", 6, "firedrill-x-agent"),
+                ("destroy", 7, "firedrill-y-agent-2"),
+            ],
+        );
+        assert!(seen.is_empty(), "{seen:?}");
+        assert_eq!(
+            scales(&mut audit, &[("destroy", 8, "firedrill-x-agent-2")]),
+            ["scale 1"]
+        );
     }
 
     #[test]

@@ -313,6 +313,7 @@ impl<'a> Drill<'a> {
         let watchers = [
             tokio::spawn(follow_events(
                 self.docker.clone(),
+                self.info.name.clone(),
                 self.info.container.clone(),
                 self.info.session.clone(),
                 self.store.clone(),
@@ -700,11 +701,13 @@ impl<'a> Drill<'a> {
     }
 }
 
-/// Forwards the trainee's Docker actions on the agent container (firedrill's own left out).
-/// Each event waits [`AUDIT_DELAY`] before it is judged: firedrill logs its own actions when
-/// a probe or an inject returns, which can be after the engine reported them.
+/// Forwards the trainee's Docker actions on the agent container (firedrill's own left out)
+/// and the scaling of sandbox `name`'s replicas. Each event waits [`AUDIT_DELAY`] before it is
+/// judged: firedrill logs its own actions when a probe or an inject returns, which can be after
+/// the engine reported them.
 async fn follow_events(
     docker: Docker,
+    name: String,
     container: String,
     session: String,
     store: FaultStore,
@@ -718,14 +721,17 @@ async fn follow_events(
     let mut events = Box::pin(docker.events(Some(options)));
     let mut pending: VecDeque<(tokio::time::Instant, EventMessage)> = VecDeque::new();
     let mut judge = audit::DockerAudit::default();
+    // Counts from a wrong start would score wrong scales: without the replicas the drill
+    // started with, scaling is not judged at all.
+    let mut replicas = sandbox::replica_members(&docker, &name)
+        .await
+        .ok()
+        .map(|members| audit::ReplicaAudit::new(&container, members.iter().map(|m| m.index)));
     loop {
         let due = pending.front().map(|(at, _)| *at + AUDIT_DELAY);
         tokio::select! {
             event = events.next() => match event {
-                Some(Ok(event)) if crate::docker::events::is_about(&event, &container) => {
-                    pending.push_back((tokio::time::Instant::now(), event))
-                }
-                Some(Ok(_)) => {}
+                Some(Ok(event)) => pending.push_back((tokio::time::Instant::now(), event)),
                 _ => return,
             },
             _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
@@ -733,7 +739,13 @@ async fn follow_events(
                 let now = tokio::time::Instant::now();
                 while pending.front().is_some_and(|(at, _)| *at + AUDIT_DELAY <= now) {
                     let (_, event) = pending.pop_front().expect("a pending event");
-                    if let Some(action) = judge.judge(&event, &own) {
+                    // The engine's name filter matches by prefix: replicas' events come too.
+                    let judged = if crate::docker::events::is_about(&event, &container) {
+                        judge.judge(&event, &own)
+                    } else {
+                        replicas.as_mut().and_then(|replicas| replicas.judge(&event))
+                    };
+                    if let Some(action) = judged {
                         if actions.send(action).await.is_err() {
                             return;
                         }

@@ -31,6 +31,10 @@ pub enum FaultKind {
     MetricsStale,
     VulnerableDependency,
     BaseImageCve,
+    // Planned changes: nothing is broken, the "root cause" is the change not yet in effect.
+    ConfigChange,
+    ScaleRequest,
+    CapacityForecast,
 }
 
 /// One documented parameter of a kind.
@@ -61,7 +65,7 @@ pub struct FaultDoc {
 
 impl FaultKind {
     /// Every kind, in catalogue order.
-    pub const ALL: [FaultKind; 21] = [
+    pub const ALL: [FaultKind; 24] = [
         FaultKind::CpuRunaway,
         FaultKind::CpuBurn,
         FaultKind::MemoryLeak,
@@ -83,6 +87,9 @@ impl FaultKind {
         FaultKind::MetricsStale,
         FaultKind::VulnerableDependency,
         FaultKind::BaseImageCve,
+        FaultKind::ConfigChange,
+        FaultKind::ScaleRequest,
+        FaultKind::CapacityForecast,
     ];
 
     /// The CLI name, e.g. `cpu-burn`.
@@ -129,6 +136,9 @@ impl FaultKind {
             FaultKind::MetricsStale => kinds::metrics_stale::DOC,
             FaultKind::VulnerableDependency => kinds::vulnerable_dependency::DOC,
             FaultKind::BaseImageCve => kinds::base_image_cve::DOC,
+            FaultKind::ConfigChange => kinds::config_change::DOC,
+            FaultKind::ScaleRequest => kinds::scale_request::DOC,
+            FaultKind::CapacityForecast => kinds::capacity_forecast::DOC,
         }
     }
 }

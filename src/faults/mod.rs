@@ -45,6 +45,9 @@ macro_rules! dispatch {
             FaultKind::MetricsStale => kinds::metrics_stale::MetricsStale::$method($($arg),*).await,
             FaultKind::VulnerableDependency => kinds::vulnerable_dependency::VulnerableDependency::$method($($arg),*).await,
             FaultKind::BaseImageCve => kinds::base_image_cve::BaseImageCve::$method($($arg),*).await,
+            FaultKind::ConfigChange => kinds::config_change::ConfigChange::$method($($arg),*).await,
+            FaultKind::ScaleRequest => kinds::scale_request::ScaleRequest::$method($($arg),*).await,
+            FaultKind::CapacityForecast => kinds::capacity_forecast::CapacityForecast::$method($($arg),*).await,
         }
     };
 }

@@ -189,7 +189,8 @@ pub enum ActionSource {
     Exec,
     /// A request to the agent that did not come from the client traffic: `GET /metrics`.
     Http,
-    /// A trainee verb: `ack`, `diagnose <id>`, `note <text>`, `hint`, `deploy <version>`.
+    /// A trainee verb: `ack`, `diagnose <id>`, `note <text>`, `hint`, `deploy <version>`,
+    /// `scale <agent containers>`.
     Firedrill,
 }
 
@@ -259,8 +260,8 @@ pub struct Targets {
 /// One step of the reference solution, run `at` after the fault started. Exactly one of
 /// `exec` (a command in the agent container, as the agent's user, split like a shell does),
 /// `docker` (arguments of the `docker` CLI) or `firedrill` (a drill verb, which gets the
-/// session added, or `sandbox deploy|rollback|status ...`). Placeholders: `{container}`, `{sandbox}`,
-/// `{session}`, `{volume}`, `{image}`, `{network}`, `{traffic}`.
+/// session added, or `sandbox deploy|rollback|scale|status ...`). Placeholders: `{container}`,
+/// `{sandbox}`, `{session}`, `{volume}`, `{image}`, `{network}`, `{traffic}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SolutionStep {

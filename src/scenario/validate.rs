@@ -19,8 +19,8 @@ use crate::monitor::{RuleError, RuleSet};
 const MAX_TIME_LIMIT: Duration = Duration::from_secs(4 * 3600);
 
 /// The trainee verbs a reference step may use, as `firedrill <verb>` takes them.
-const VERBS: &str =
-    "ack, diagnose <runbook-id>, note <text>, hint, status, sandbox deploy|rollback|status ...";
+const VERBS: &str = "ack, diagnose <runbook-id>, note <text>, hint, status, \
+                     sandbox deploy|rollback|scale|status ...";
 
 /// Every problem of `scenario`, read from a file named `stem`, in the order they are written.
 pub(crate) fn validate(scenario: &Scenario, stem: &str, text: &YamlText) -> Vec<Problem> {
@@ -524,7 +524,7 @@ impl Checker<'_> {
         match words[..] {
             ["ack"] | ["hint"] | ["status", ..] | ["note", _, ..] => {}
             ["diagnose", id] => self.runbook(&key_path, id),
-            ["sandbox", "deploy" | "rollback" | "status", ..] => {}
+            ["sandbox", "deploy" | "rollback" | "scale" | "status", ..] => {}
             _ => self.report(
                 &key_path,
                 format!(
@@ -657,7 +657,7 @@ reference_solution:
         )
         .replace(
             "{ at: 10s, exec: \"agentctl jobs list\" }",
-            "{ at: 10s, exec: \"sh -c 'agentctl jobs list\" }\n  - { at: 20s, firedrill: \"sandbox deploy --name {sandbox} --version 1.4.3\" }\n  - { at: 30s, after_alert: AgentSad, firedrill: \"sandbox down\" }",
+            "{ at: 10s, exec: \"sh -c 'agentctl jobs list\" }\n  - { at: 20s, firedrill: \"sandbox deploy --name {sandbox} --version 1.4.3\" }\n  - { at: 25s, firedrill: \"sandbox scale --name {sandbox} --replicas 3\" }\n  - { at: 30s, after_alert: AgentSad, firedrill: \"sandbox down\" }",
         );
         let text = text.replace(
             "briefing: Something is slow.",
@@ -673,7 +673,7 @@ reference_solution:
                 "the exec command `sh -c 'agentctl jobs list` has an unclosed quote",
                 "unknown alert `AgentSad`; expected an alert of `firedrill rules list`",
                 "`sandbox down` is not a firedrill verb; expected one of: ack, diagnose \
-                 <runbook-id>, note <text>, hint, status, sandbox deploy|rollback|status ...",
+                 <runbook-id>, note <text>, hint, status, sandbox deploy|rollback|scale|status ...",
             ]
         );
     }
@@ -726,7 +726,7 @@ reference_solution:
             vec![
                 "acknowledge target 2m is later than detect 1m; expected acknowledge <= detect <= resolve <= time_limit",
                 "time_limit is 5h; expected more than 0s and at most 4h",
-                "`acknowledge` is not a firedrill verb; expected one of: ack, diagnose <runbook-id>, note <text>, hint, status, sandbox deploy|rollback|status ...",
+                "`acknowledge` is not a firedrill verb; expected one of: ack, diagnose <runbook-id>, note <text>, hint, status, sandbox deploy|rollback|scale|status ...",
             ]
         );
     }

@@ -297,7 +297,7 @@ async fn image_of(docker: &Docker, running: &ContainerInspectResponse) -> String
 
 /// Sandbox `name`'s replicas (not the primary), lowest index first. A container a deploy is
 /// replacing (renamed aside) is left out: its successor holds the index.
-pub(super) async fn members(docker: &Docker, name: &str) -> Result<Vec<ReplicaMember>> {
+pub async fn members(docker: &Docker, name: &str) -> Result<Vec<ReplicaMember>> {
     let names = SandboxNames::of(name);
     let mut found: Vec<ReplicaMember> = containers(docker, Some(name))
         .await?

@@ -220,7 +220,7 @@ fn push_of(params: &Params) -> Vec<(String, String)> {
 
 /// `text` with `section.key` set to `value`, everything else (comments, order) untouched, as a
 /// templated push changes one value. A key the file lacks is added to its section.
-fn with_value(text: &str, dotted_key: &str, value: &str) -> String {
+pub(super) fn with_value(text: &str, dotted_key: &str, value: &str) -> String {
     let (section, key) = dotted_key.split_once('.').unwrap_or(("", dotted_key));
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let mut section_line = None;
@@ -262,7 +262,7 @@ fn with_value(text: &str, dotted_key: &str, value: &str) -> String {
 
 /// Validates a config file's text as the agent would load it in this container (its
 /// `DOCKER_OPTIMIZER_*` environment included). `Err` carries the agent's own one-line message.
-async fn validate(target: &FaultTarget, text: &str) -> Result<Result<(), String>> {
+pub(super) async fn validate(target: &FaultTarget, text: &str) -> Result<Result<(), String>> {
     let env: HashMap<String, String> = target
         .inspect()
         .await?
@@ -292,7 +292,7 @@ async fn validate(target: &FaultTarget, text: &str) -> Result<Result<(), String>
     )
 }
 
-async fn read_text(target: &FaultTarget, path: &str) -> Result<Option<String>> {
+pub(super) async fn read_text(target: &FaultTarget, path: &str) -> Result<Option<String>> {
     Ok(target
         .read_file(path)
         .await?
