@@ -1,15 +1,25 @@
-//! `firedrill cleanup` removes everything firedrill made and nothing else.
+//! `firedrill cleanup` removes everything firedrill made and nothing else, except what a drill
+//! still running uses.
 //!
-//! One test in its own binary: a sweep removes every firedrill resource, so it must not run
-//! beside other tests' sandboxes (cargo runs test binaries one after another).
+//! Its own binary: a sweep removes every firedrill resource, so it must not run beside other
+//! tests' sandboxes (cargo runs test binaries one after another); its tests take turns.
 
 mod common;
 
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::{mpsc, Mutex};
+use std::time::Duration;
+
 use common::*;
+
+/// One sweep at a time: each test asserts what the engine holds after its own.
+static SWEEPS: Mutex<()> = Mutex::new(());
 
 #[test]
 fn cleanup_sweeps_leftovers_and_spares_unlabelled_containers() {
     require_docker!();
+    let _turn = SWEEPS.lock().unwrap_or_else(|e| e.into_inner());
     // Leftovers of a killed drill: a sandbox whose firedrill process is gone.
     let leftover = TestSandbox::up("leftover");
     let name = leftover.name.clone();
@@ -67,6 +77,97 @@ fn cleanup_sweeps_leftovers_and_spares_unlabelled_containers() {
 
     assert_success(&docker(&["rm", &decoy]), "removing the decoy");
     assert_success(&docker(&["rmi", &decoy_image]), "removing the decoy image");
+}
+
+#[test]
+fn a_running_drill_is_spared_and_swept_once_its_process_is_killed() {
+    require_docker!();
+    let _turn = SWEEPS.lock().unwrap_or_else(|e| e.into_inner());
+    let results = tempfile::tempdir().unwrap();
+    // A drill whose fault is far off: it just runs while the sweep comes.
+    let mut drill = std::process::Command::new(assert_cmd::cargo::cargo_bin("firedrill"))
+        .args([
+            "run",
+            "tests/fixtures/drills/fast-memory-leak.yaml",
+            "--onset",
+            "10m",
+        ])
+        .arg("--results")
+        .arg(results.path())
+        .env("FIREDRILL_STATE_DIR", state_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("firedrill run starts");
+    let pipe = drill.stdout.take().unwrap();
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // `session drill-1a2b3c: agent firedrill-drill-1a2b3c-agent at http://...`
+    let session = loop {
+        let line = received
+            .recv_timeout(Duration::from_secs(180))
+            .expect("the drill announces its session");
+        if let Some(rest) = line.strip_prefix("session ") {
+            break rest.split(':').next().unwrap().to_string();
+        }
+    };
+    let agent = format!("firedrill-{session}-agent");
+
+    let output = firedrill().args(["cleanup", "--json"]).output().unwrap();
+    assert_success(&output, "firedrill cleanup");
+    let swept: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        swept["spared"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == &agent),
+        "{swept}"
+    );
+    assert!(
+        !swept["containers"].to_string().contains(&session),
+        "{swept}"
+    );
+    let running = docker(&["inspect", "--format", "{{.State.Running}}", &agent]);
+    assert_eq!(
+        stdout(&running).trim(),
+        "true",
+        "the drill's agent still runs"
+    );
+    let human = firedrill().args(["cleanup"]).output().unwrap();
+    assert!(
+        stdout(&human).contains(&format!("spared drill {session} (pid {}", drill.id())),
+        "{}",
+        stdout(&human)
+    );
+
+    // Killed, the drill leaves its sandbox behind: that is what cleanup is for.
+    drill.kill().unwrap();
+    drill.wait().unwrap();
+    let output = firedrill().args(["cleanup", "--json"]).output().unwrap();
+    assert_success(&output, "firedrill cleanup");
+    let swept: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        swept["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == &agent),
+        "{swept}"
+    );
+    assert_eq!(leftovers_of(&session), Vec::<String>::new());
+    // Its session file went with it: no verb asks a dead drill any more.
+    let ack = firedrill()
+        .args(["ack", "--session", &session])
+        .output()
+        .unwrap();
+    assert_refused(&ack, &session);
 }
 
 fn tar_with_one_file() -> Vec<u8> {

@@ -151,6 +151,16 @@ fn a_responder_following_the_runbook_resolves_and_its_times_are_measured() {
     });
     let acked = SystemTime::now();
     drill.verb(&["ack"]);
+    let status = firedrill()
+        .args(["status", "--session", &drill.session])
+        .output()
+        .unwrap();
+    assert_success(&status, "firedrill status");
+    assert!(
+        stdout(&status).contains("firing: AgentHighCpu ("),
+        "the status names the page: {}",
+        stdout(&status)
+    );
     assert_success(&drill.exec(&["agentctl", "status"]), "agentctl status");
     assert_success(
         &drill.exec(&["agentctl", "jobs", "list"]),

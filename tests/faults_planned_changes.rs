@@ -68,22 +68,10 @@ fn a_staged_config_change_holds_until_it_is_reloaded_and_revert_puts_the_old_fil
 fn a_change_the_agent_already_runs_or_would_refuse_is_not_staged() {
     require_docker!();
     let sandbox = TestSandbox::up("config-change-refused");
-    let nothing_to_do = firedrill()
-        .args([
-            "fault",
-            "inject",
-            "config-change",
-            "--sandbox",
-            &sandbox.name,
-        ])
-        .args([
-            "--set",
-            "cache.max_size=1000",
-            "--set",
-            "scanner.timeout_seconds=10",
-        ])
-        .output()
-        .unwrap();
+    let nothing_to_do = sandbox.try_inject(
+        "config-change",
+        &["cache.max_size=1000", "scanner.timeout_seconds=10"],
+    );
     assert_refused(&nothing_to_do, "already runs with these values");
     assert!(
         !sandbox.exec(&["test", "-e", STAGED]).status.success(),
@@ -114,17 +102,7 @@ fn a_scale_request_holds_until_the_replicas_run() {
 
     sandbox.revert(&id);
     assert_eq!(sandbox.root_cause_present(&id), None, "the record is gone");
-    let refused = firedrill()
-        .args([
-            "fault",
-            "inject",
-            "scale-request",
-            "--sandbox",
-            &sandbox.name,
-        ])
-        .args(["--set", "replicas=2"])
-        .output()
-        .unwrap();
+    let refused = sandbox.try_inject("scale-request", &["replicas=2"]);
     assert_refused(&refused, "already runs 2 agent container(s)");
 }
 
@@ -164,28 +142,8 @@ fn a_capacity_forecast_is_met_by_scaling_up_or_out_but_not_by_half_of_it() {
     assert_eq!(sandbox.root_cause_present(&id), Some(false));
     sandbox.revert(&id);
 
-    let already_enough = firedrill()
-        .args([
-            "fault",
-            "inject",
-            "capacity-forecast",
-            "--sandbox",
-            &sandbox.name,
-        ])
-        .args(["--set", "peak_cpus=0.5"])
-        .output()
-        .unwrap();
+    let already_enough = sandbox.try_inject("capacity-forecast", &["peak_cpus=0.5"]);
     assert_refused(&already_enough, "nothing to plan");
-    let too_much = firedrill()
-        .args([
-            "fault",
-            "inject",
-            "capacity-forecast",
-            "--sandbox",
-            &sandbox.name,
-        ])
-        .args(["--set", "peak_cpus=2.4"])
-        .output()
-        .unwrap();
+    let too_much = sandbox.try_inject("capacity-forecast", &["peak_cpus=2.4"]);
     assert_refused(&too_much, "no plan could meet it");
 }

@@ -52,6 +52,17 @@ fn validate(args: &[&str], timeout: Duration) -> Validation {
     }
 }
 
+/// The check called `name` of one scenario of a JSON report.
+fn check(scenario: &Value, name: &str) -> Value {
+    scenario["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {scenario}"))
+        .clone()
+}
+
 fn scenario_files() -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir("scenarios")
         .unwrap()
@@ -159,15 +170,7 @@ fn a_wrong_reference_solution_fails_naming_the_checks_that_caught_it() {
     assert_eq!(run.output.status.code(), Some(1), "{}", stderr(&run.output));
     let scenario = &run.json["scenarios"][0];
     assert_eq!(scenario["passed"], false);
-    let verdict = |name: &str| {
-        scenario["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .unwrap_or_else(|| panic!("no check {name}: {scenario}"))
-            .clone()
-    };
+    let verdict = |name: &str| check(scenario, name);
     // The fault is real and pages; the steps ran; only the fix is wrong.
     for passing in [
         "expected-alerts",
@@ -224,28 +227,27 @@ fn a_change_applied_by_stopping_the_agent_fails_on_what_the_traffic_paid() {
     );
     assert_eq!(run.output.status.code(), Some(1), "{}", stderr(&run.output));
     let scenario = &run.json["scenarios"][0];
-    let verdict = |name: &str| {
-        scenario["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .unwrap_or_else(|| panic!("no check {name}: {scenario}"))
-            .clone()
-    };
+    let verdict = |name: &str| check(scenario, name);
     // The change does end up in effect: only how it got there is wrong.
     for passing in ["negative-control", "reference-steps", "resolved-in-time"] {
         assert_eq!(verdict(passing)["passed"], true, "{}", verdict(passing));
     }
     let budget = verdict("change-budget");
     assert_eq!(budget["passed"], false, "{budget}");
+    // Where it crossed, and what the stop cost at worst: seconds of refused connections are
+    // far more than the one request that crossed 1 %.
+    let detail = budget["detail"].as_str().unwrap();
     assert!(
-        budget["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("the traffic's error rate % reached"),
+        detail.starts_with("the traffic's error rate % passed 1 at"),
         "{budget}"
     );
+    let first = detail.split("; ").next().unwrap();
+    let worst: f64 = first
+        .rsplit(" reached ")
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no worst value in: {detail}"));
+    assert!(worst >= 5.0, "{detail}");
     let harmless = verdict("harmless");
     assert_eq!(harmless["passed"], false, "{harmless}");
     assert!(

@@ -10,6 +10,7 @@ use crate::docker::sandbox::{
     self, Deployed, ReplicaCount, SandboxInfo, SandboxSpec, SandboxStatus, Scaled,
 };
 use crate::docker::{engine, sweep};
+use crate::drill::control;
 use crate::error::{Error, Result};
 use crate::faults::FaultStore;
 use crate::interrupt::Interrupt;
@@ -129,13 +130,26 @@ pub async fn cleanup(images: bool, json: bool) -> Result<ExitCode> {
     } else {
         sweep::Scope::KeepCachedImages
     };
-    let swept = sweep::sweep(&docker, scope).await?;
-    // Every sandbox is gone, so are the faults injected into them: forget their records.
+    // A drill still running (another terminal's, another engineer's) keeps its sandbox: cleanup
+    // is for what killed processes left behind.
+    let sessions = control::sessions_dir();
+    let running = control::live(&sessions).await;
+    let spare: Vec<String> = running.iter().map(|s| s.session.clone()).collect();
+    // A killed drill's session file would leave its verbs asking a socket nobody serves.
+    for stale in control::running(&sessions) {
+        if !spare.contains(&stale.session) {
+            control::withdraw(&stale);
+        }
+    }
+    let swept = sweep::sweep(&docker, scope, &spare).await?;
+    // The swept sandboxes are gone, so are the faults injected into them: forget their records.
     let store = FaultStore::open_default();
     for record in store.all()? {
-        store.remove(&record.id)?;
+        if !spare.contains(&record.session) {
+            store.remove(&record.id)?;
+        }
     }
-    store.forget_own_actions()?;
+    store.forget_own_actions(&spare)?;
     if json {
         println!("{}", to_json(&swept));
     } else {
@@ -154,6 +168,13 @@ pub async fn cleanup(images: bool, json: bool) -> Result<ExitCode> {
             .chain(&swept.images)
         {
             println!("  {name}");
+        }
+        for session in &running {
+            println!(
+                "spared drill {} (pid {}, sandbox {}): it is running; `firedrill abort --session {}` \
+                 ends it",
+                session.session, session.pid, session.sandbox, session.session
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

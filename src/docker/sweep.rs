@@ -1,4 +1,5 @@
-//! `firedrill cleanup`: removes everything firedrill made, including what a killed process left.
+//! `firedrill cleanup`: removes everything firedrill made, including what a killed process left,
+//! except what a drill still running (another terminal's, another engineer's) uses.
 //!
 //! Only resources carrying `io.firedrill.managed=true` are listed, and each is checked again
 //! before removal, so nothing of anyone else's is ever touched.
@@ -11,6 +12,8 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use serde::Serialize;
 
+use std::collections::BTreeSet;
+
 use super::labels;
 use crate::error::{Error, Result};
 
@@ -21,6 +24,11 @@ pub struct Swept {
     pub networks: Vec<String>,
     pub volumes: Vec<String>,
     pub images: Vec<String>,
+    /// Resources left alone because a running drill's session owns them.
+    pub spared: Vec<String>,
+    /// Images the spared containers run (never removed under them).
+    #[serde(skip)]
+    images_in_use: BTreeSet<String>,
 }
 
 impl Swept {
@@ -41,17 +49,33 @@ pub enum Scope {
     WithCachedImages,
 }
 
-/// Removes every firedrill container, network and volume, and firedrill images left dangling
-/// (with [`Scope::WithCachedImages`], every firedrill image).
-pub async fn sweep(docker: &Docker, scope: Scope) -> Result<Swept> {
-    let mut swept = remove_labelled(docker, &[]).await?;
-    swept.images = remove_images(docker, scope).await?;
+/// Removes every firedrill container, network and volume but those of the sessions in `spare`
+/// (the drills still running), and firedrill images left dangling (with
+/// [`Scope::WithCachedImages`], every firedrill image no spared container runs).
+pub async fn sweep(docker: &Docker, scope: Scope, spare: &[String]) -> Result<Swept> {
+    let mut swept = remove_labelled_sparing(docker, &[], spare).await?;
+    swept.images = remove_images(docker, scope, &swept.images_in_use).await?;
     Ok(swept)
 }
 
 /// Removes firedrill's containers (forcibly, running or not), then networks, then volumes,
 /// that carry every `label=value` in `selectors` besides the firedrill marker.
 pub async fn remove_labelled(docker: &Docker, selectors: &[(&str, &str)]) -> Result<Swept> {
+    remove_labelled_sparing(docker, selectors, &[]).await
+}
+
+/// Whether a resource with `labels` belongs to one of the sessions in `spare`.
+fn spared(labels: Option<&std::collections::HashMap<String, String>>, spare: &[String]) -> bool {
+    labels
+        .and_then(|l| l.get(labels::SESSION))
+        .is_some_and(|session| spare.contains(session))
+}
+
+async fn remove_labelled_sparing(
+    docker: &Docker,
+    selectors: &[(&str, &str)],
+    spare: &[String],
+) -> Result<Swept> {
     let filter = labels::filter(selectors);
     let mut swept = Swept::default();
     let containers = docker
@@ -73,6 +97,11 @@ pub async fn remove_labelled(docker: &Docker, selectors: &[(&str, &str)]) -> Res
             .and_then(|n| n.into_iter().next())
             .map(|n| n.trim_start_matches('/').to_string())
             .unwrap_or_else(|| id.clone());
+        if spared(container.labels.as_ref(), spare) {
+            swept.images_in_use.extend(container.image_id);
+            swept.spared.push(name);
+            continue;
+        }
         docker
             .remove_container(
                 &id,
@@ -96,6 +125,10 @@ pub async fn remove_labelled(docker: &Docker, selectors: &[(&str, &str)]) -> Res
         .filter(|n| labels::is_managed(n.labels.as_ref()))
     {
         let name = network.name.unwrap_or_default();
+        if spared(network.labels.as_ref(), spare) {
+            swept.spared.push(name);
+            continue;
+        }
         docker
             .remove_network(&name)
             .await
@@ -117,6 +150,10 @@ pub async fn remove_labelled(docker: &Docker, selectors: &[(&str, &str)]) -> Res
         .into_iter()
         .filter(|v| labels::is_managed(Some(&v.labels)))
     {
+        if spared(Some(&volume.labels), spare) {
+            swept.spared.push(volume.name);
+            continue;
+        }
         docker
             .remove_volume(
                 &volume.name,
@@ -129,8 +166,13 @@ pub async fn remove_labelled(docker: &Docker, selectors: &[(&str, &str)]) -> Res
     Ok(swept)
 }
 
-/// Removes firedrill's dangling images (with [`Scope::WithCachedImages`], all of them).
-async fn remove_images(docker: &Docker, scope: Scope) -> Result<Vec<String>> {
+/// Removes firedrill's dangling images (with [`Scope::WithCachedImages`], all of them) but those
+/// `in_use` by a spared container.
+async fn remove_images(
+    docker: &Docker,
+    scope: Scope,
+    in_use: &BTreeSet<String>,
+) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     let mut image_filter = labels::filter(&[]);
     if scope == Scope::KeepCachedImages {
@@ -148,6 +190,7 @@ async fn remove_images(docker: &Docker, scope: Scope) -> Result<Vec<String>> {
     for image in images
         .into_iter()
         .filter(|i| labels::is_managed(Some(&i.labels)))
+        .filter(|i| !in_use.contains(&i.id))
     {
         docker
             .remove_image(

@@ -18,6 +18,9 @@ use crate::scenario::model::ActionSource;
 const TRAFFIC_USER_AGENT: &str = "firedrill-traffic";
 /// An engine action of firedrill and the event it causes are this close in time at most.
 const OWN_ACTION_SLACK_S: f64 = 10.0;
+/// The same for a deploy: its events follow its start by as long as the new agent takes to
+/// answer healthy and the old one to drain (seconds each on a loaded host).
+const OWN_DEPLOY_SLACK_S: f64 = 60.0;
 /// How much earlier than firedrill's own log of an action its event may be stamped.
 const OWN_ACTION_LEAD_S: f64 = 1.0;
 
@@ -88,7 +91,10 @@ impl DockerAudit {
         match action {
             "create" => {
                 self.created = Some(at);
-                return deploy_action(at, &attributes, own);
+                if self.explained_by_own(at, "create", own) {
+                    return None;
+                }
+                return deploy_action(at, &attributes);
             }
             "die" => {
                 // One stop explains one death; the deaths after it are crashes.
@@ -117,20 +123,7 @@ impl DockerAudit {
             _ => {}
         }
         let (name, text) = CONTAINER_ACTIONS.iter().find(|(name, _)| *name == action)?;
-        // firedrill logs its action as it starts it, so the event follows: the closest one
-        // before (a little after, for clocks) that is not yet matched explains the event.
-        let explaining = own
-            .iter()
-            .filter(|o| {
-                o.exec_id.is_none()
-                    && o.at <= at + OWN_ACTION_LEAD_S
-                    && at - o.at <= OWN_ACTION_SLACK_S
-                    && causes(&o.command, action)
-                    && !self.explained.contains(&(own_key(o), *name))
-            })
-            .max_by(|a, b| a.at.total_cmp(&b.at));
-        if let Some(own_action) = explaining {
-            self.explained.insert((own_key(own_action), *name));
+        if self.explained_by_own(at, name, own) {
             return None;
         }
         Some((
@@ -141,7 +134,43 @@ impl DockerAudit {
             },
         ))
     }
+
+    /// Whether one of firedrill's own engine actions explains event `action` at `at`, and if
+    /// so, marks it used for events of that kind. firedrill logs an action as it starts it, so
+    /// the event follows: the closest one before (a little after, for clocks), within its
+    /// slack, not yet matched to such an event, explains it.
+    fn explained_by_own(&mut self, at: f64, action: &'static str, own: &[OwnAction]) -> bool {
+        let explaining = own
+            .iter()
+            .filter(|o| {
+                o.exec_id.is_none()
+                    && o.at <= at + OWN_ACTION_LEAD_S
+                    && at - o.at <= slack(&o.command)
+                    && causes(&o.command, action)
+                    && !self.explained.contains(&(own_key(o), action))
+            })
+            .max_by(|a, b| a.at.total_cmp(&b.at));
+        match explaining {
+            Some(own_action) => {
+                self.explained.insert((own_key(own_action), action));
+                true
+            }
+            None => false,
+        }
+    }
 }
+
+/// How long after firedrill's own `command` started its events may come.
+fn slack(command: &str) -> f64 {
+    if command.starts_with(OWN_DEPLOY) {
+        OWN_DEPLOY_SLACK_S
+    } else {
+        OWN_ACTION_SLACK_S
+    }
+}
+
+/// How firedrill logs a deploy of its own (a bad-release fault's).
+const OWN_DEPLOY: &str = "firedrill sandbox deploy";
 
 /// Judges the Docker events of a sandbox's replicas (`<primary>-<index>`) for one thing: a
 /// replica made or removed is the trainee scaling, `scale <agent containers>`. What a replica
@@ -235,28 +264,17 @@ fn own_key(own: &OwnAction) -> String {
     format!("{}|{}", own.at, own.command)
 }
 
-/// A new agent container under the sandbox's name is a deploy (`firedrill sandbox deploy`
-/// creates it): `deploy <release>`, unless it was firedrill's own (a bad-release fault).
-fn deploy_action(
-    at: f64,
-    attributes: &HashMap<String, String>,
-    own: &[OwnAction],
-) -> Option<(f64, Action)> {
+/// A new agent container under the sandbox's name that firedrill did not make is a deploy
+/// (`firedrill sandbox deploy` creates it): `deploy <release>`.
+fn deploy_action(at: f64, attributes: &HashMap<String, String>) -> Option<(f64, Action)> {
     let release = attributes.get(labels::RELEASE)?;
-    let firedrills = own.iter().any(|o| {
-        o.exec_id.is_none()
-            && (o.at - at).abs() <= OWN_ACTION_SLACK_S
-            && o.command.starts_with("firedrill sandbox deploy")
-    });
-    (!firedrills).then(|| {
-        (
-            at,
-            Action {
-                source: ActionSource::Firedrill,
-                text: format!("deploy {release}"),
-            },
-        )
-    })
+    Some((
+        at,
+        Action {
+            source: ActionSource::Firedrill,
+            text: format!("deploy {release}"),
+        },
+    ))
 }
 
 /// Whether firedrill's engine action `command` (in `docker` CLI words) produces event `action`.
@@ -279,8 +297,11 @@ fn causes(command: &str, action: &str) -> bool {
             None => false,
         },
         // `firedrill sandbox deploy` replaces the container.
-        _ if command.starts_with("firedrill sandbox deploy") => {
-            matches!(action, "kill" | "stop" | "destroy" | "start" | "rename")
+        _ if command.starts_with(OWN_DEPLOY) => {
+            matches!(
+                action,
+                "create" | "kill" | "stop" | "destroy" | "start" | "rename"
+            )
         }
         _ => false,
     }
@@ -490,6 +511,24 @@ mod tests {
             "firedrill sandbox deploy --name x --version 1.5.0",
         )];
         assert_eq!(DockerAudit::default().judge(&created, &bad_release), None);
+
+        // A deploy's events trail its start by the new agent's way to healthy; one deploy
+        // explains one new container, so the trainee's rollback right after is theirs.
+        let mut audit = DockerAudit::default();
+        let slow = [own(
+            460.0,
+            None,
+            "firedrill sandbox deploy --name x --version 1.5.0",
+        )];
+        let bad = event("create", 500, &[("io.firedrill.release", "1.5.0")]);
+        assert_eq!(audit.judge(&bad, &slow), None);
+        assert_eq!(audit.judge(&event("start", 501, &[]), &slow), None);
+        assert_eq!(audit.judge(&event("kill", 512, &[]), &slow), None);
+        let rollback = event("create", 530, &[("io.firedrill.release", "1.4.2")]);
+        assert_eq!(
+            audit.judge(&rollback, &slow).unwrap().1.text,
+            "deploy 1.4.2"
+        );
     }
 
     fn replica(action: &str, at: i64, name: &str) -> EventMessage {

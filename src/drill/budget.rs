@@ -1,12 +1,16 @@
 //! The change budget of a task drill: the live client traffic's error rate and p95 latency may
 //! not pass the scenario's limits while the trainee makes the change. Pure: the drill runner
-//! feeds it each sample taken after the injection.
+//! feeds it each sample taken after the injection, and tells it when the drill ends.
+//!
+//! Each excursion over a limit is two events: where it crossed (the moment it cost points) and,
+//! once it is over, the worst value it reached (what the debrief tells the trainee the change
+//! cost the clients: a stop that began at 1.7 % errors may have ended at 40 %).
 
 use super::timeline::Event;
 use crate::monitor::{Sample, Signal};
 use crate::scenario::model::ChangeBudget;
 
-/// Watches each limit, one event per excursion over it.
+/// Watches each limit: two events per excursion over it.
 #[derive(Debug, Clone)]
 pub struct BudgetWatch {
     limits: Vec<Limit>,
@@ -17,7 +21,8 @@ struct Limit {
     metric: &'static str,
     signal: Signal,
     limit: f64,
-    over: bool,
+    /// The worst value of the excursion under way, if one is.
+    excursion: Option<f64>,
 }
 
 impl BudgetWatch {
@@ -26,38 +31,66 @@ impl BudgetWatch {
             metric: "error rate %",
             signal: Signal::ErrorRatePercent,
             limit,
-            over: false,
+            excursion: None,
         });
         let p95 = budget.p95.map(|p95| Limit {
             metric: "p95 s",
             signal: Signal::ResponseTimeP95Seconds,
             limit: p95.as_secs_f64(),
-            over: false,
+            excursion: None,
         });
         BudgetWatch {
             limits: error_rate.into_iter().chain(p95).collect(),
         }
     }
 
-    /// The limits `sample` breaks that it did not break the sample before.
+    /// The excursions `sample` begins (a limit it breaks that the sample before did not) and
+    /// ends (back within a limit).
     pub fn observe(&mut self, sample: &Sample) -> Vec<Event> {
         let mut events = Vec::new();
         for limit in &mut self.limits {
             let Some(value) = sample.get(limit.signal) else {
                 continue;
             };
-            let over = value > limit.limit;
-            if over && !limit.over {
-                events.push(Event::ChangeBudgetExceeded {
-                    metric: limit.metric.to_string(),
-                    value: (value * 100.0).round() / 100.0,
-                    limit: limit.limit,
-                });
+            match (value > limit.limit, limit.excursion) {
+                (true, None) => {
+                    events.push(Event::ChangeBudgetExceeded {
+                        metric: limit.metric.to_string(),
+                        value: rounded(value),
+                        limit: limit.limit,
+                    });
+                    limit.excursion = Some(value);
+                }
+                (true, Some(worst)) => limit.excursion = Some(worst.max(value)),
+                (false, Some(_)) => events.extend(limit.end_excursion()),
+                (false, None) => {}
             }
-            limit.over = over;
         }
         events
     }
+
+    /// The excursions still under way when the drill ends.
+    pub fn finish(&mut self) -> Vec<Event> {
+        self.limits
+            .iter_mut()
+            .filter_map(Limit::end_excursion)
+            .collect()
+    }
+}
+
+impl Limit {
+    fn end_excursion(&mut self) -> Option<Event> {
+        let worst = self.excursion.take()?;
+        Some(Event::ChangeBudgetExcursionEnded {
+            metric: self.metric.to_string(),
+            worst: rounded(worst),
+            limit: self.limit,
+        })
+    }
+}
+
+fn rounded(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
 }
 
 #[cfg(test)]
@@ -73,7 +106,7 @@ mod tests {
     }
 
     #[test]
-    fn each_excursion_over_a_limit_is_one_event() {
+    fn each_excursion_over_a_limit_is_where_it_crossed_and_its_worst() {
         let mut watch = BudgetWatch::new(&ChangeBudget {
             error_rate: Some(2.0),
             p95: Some(Duration::from_secs(3)),
@@ -89,15 +122,40 @@ mod tests {
             }]
         );
         assert!(
-            watch.observe(&sample(5.0, 0.5)).is_empty(),
+            watch.observe(&sample(41.666, 0.5)).is_empty(),
             "still the same excursion"
         );
-        assert!(watch.observe(&sample(1.0, 0.5)).is_empty());
+        assert!(watch.observe(&sample(20.0, 0.5)).is_empty());
+        assert_eq!(
+            watch.observe(&sample(1.0, 0.5)),
+            vec![Event::ChangeBudgetExcursionEnded {
+                metric: "error rate %".into(),
+                worst: 41.67,
+                limit: 2.0
+            }]
+        );
         assert_eq!(
             watch.observe(&sample(3.0, 3.5)).len(),
             2,
             "a new excursion, and the p95"
         );
+        assert_eq!(
+            watch.finish(),
+            vec![
+                Event::ChangeBudgetExcursionEnded {
+                    metric: "error rate %".into(),
+                    worst: 3.0,
+                    limit: 2.0
+                },
+                Event::ChangeBudgetExcursionEnded {
+                    metric: "p95 s".into(),
+                    worst: 3.5,
+                    limit: 3.0
+                }
+            ],
+            "the drill's end ends the excursions under way"
+        );
+        assert!(watch.finish().is_empty());
     }
 
     #[test]

@@ -234,6 +234,18 @@ pub fn running(dir: &Path) -> Vec<SessionFile> {
     sessions
 }
 
+/// The drills still running: those whose session file's socket answers. A session file that a
+/// killed process left behind names a socket nobody listens on (a pid could have been reused).
+pub async fn live(dir: &Path) -> Vec<SessionFile> {
+    let mut live = Vec::new();
+    for session in running(dir) {
+        if UnixStream::connect(&session.socket).await.is_ok() {
+            live.push(session);
+        }
+    }
+    live
+}
+
 fn find_session(dir: &Path, session: Option<&str>) -> Result<SessionFile, ControlError> {
     let mut all = running(dir);
     let names = |all: &[SessionFile]| all.iter().map(|s| s.session.clone()).collect::<Vec<_>>();

@@ -117,25 +117,51 @@ pub async fn run(options: RunOptions, interrupt: &Interrupt) -> Result<Finished>
         session: session.clone(),
         agent_env: scenario.sandbox.env.clone(),
     };
-    let image = image::ensure(&docker, &release, &session, &progress, interrupt).await?;
-    let info = sandbox::up(&docker, &spec, &image, &progress, interrupt).await?;
-    if let Some(replicas) = scenario
-        .sandbox
-        .replicas
-        .filter(|count| *count > 1)
-        .and_then(sandbox::ReplicaCount::new)
-    {
-        if let Err(error) =
-            sandbox::scale(&docker, &info.name, replicas, &progress, interrupt).await
+    // Registered before the sandbox exists and withdrawn after it is gone, so a
+    // `firedrill cleanup` run elsewhere meanwhile spares it (see `control::live`).
+    let control_file = SessionFile {
+        session: session.clone(),
+        scenario: scenario.id.clone(),
+        sandbox: sandbox_name.clone(),
+        socket: control::sessions_dir().join(format!("{session}.sock")),
+        token: control::new_token(),
+        pid: std::process::id(),
+    };
+    let (mut commands, server) = control::serve(control_file.clone()).await?;
+    let withdraw = || {
+        server.abort();
+        control::withdraw(&control_file);
+    };
+    let prepared = async {
+        let image = image::ensure(&docker, &release, &session, &progress, interrupt).await?;
+        let info = sandbox::up(&docker, &spec, &image, &progress, interrupt).await?;
+        if let Some(replicas) = scenario
+            .sandbox
+            .replicas
+            .filter(|count| *count > 1)
+            .and_then(sandbox::ReplicaCount::new)
         {
-            sandbox::down(&docker, &info.name).await.ok();
+            if let Err(error) =
+                sandbox::scale(&docker, &info.name, replicas, &progress, interrupt).await
+            {
+                sandbox::down(&docker, &info.name).await.ok();
+                return Err(error);
+            }
+        }
+        Ok(info)
+    }
+    .await;
+    let info = match prepared {
+        Ok(info) => info,
+        Err(error) => {
+            withdraw();
             return Err(error);
         }
-    }
+    };
     progress.finish();
     let store = FaultStore::open_default();
     let mut drill = Drill::new(&docker, &store, &scenario, &info, &options, onset);
-    let outcome = drill.drive(interrupt).await;
+    let outcome = drill.main_loop(interrupt, &mut commands).await;
     let solution = match drill.responder.take() {
         Some(responder) if responder.is_finished() => responder.await.unwrap_or_default(),
         Some(responder) => {
@@ -153,6 +179,8 @@ pub async fn run(options: RunOptions, interrupt: &Interrupt) -> Result<Finished>
     if let Err(error) = sandbox::down(&docker, &sandbox_name).await {
         eprintln!("firedrill: removing sandbox {sandbox_name}: {error}; run `firedrill cleanup`");
     }
+    // Only now: until its sandbox is gone, a cleanup elsewhere must leave it to this process.
+    withdraw();
     let (timeline, injected_at) = outcome?;
     let scorecard = crate::score::score(&scenario, &timeline, options.guided);
     let meta = RunMeta {
@@ -223,6 +251,8 @@ struct Drill<'a> {
     responder: Option<tokio::task::JoinHandle<Vec<StepRun>>>,
     /// Every alert that has paged so far: reference steps may wait for one.
     pages: tokio::sync::watch::Sender<std::collections::BTreeSet<String>>,
+    /// True while faults are being injected (see `follow_events`).
+    injecting: tokio::sync::watch::Sender<bool>,
 }
 
 impl<'a> Drill<'a> {
@@ -251,6 +281,7 @@ impl<'a> Drill<'a> {
             probes: Vec::new(),
             responder: None,
             pages: tokio::sync::watch::Sender::new(std::collections::BTreeSet::new()),
+            injecting: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -260,22 +291,6 @@ impl<'a> Drill<'a> {
 
     fn since_injection(&self) -> Option<Duration> {
         self.injected_at.and_then(|at| at.elapsed().ok())
-    }
-
-    async fn drive(&mut self, interrupt: &Interrupt) -> Result<(Timeline, SystemTime)> {
-        let session = SessionFile {
-            session: self.info.session.clone(),
-            scenario: self.scenario.id.clone(),
-            sandbox: self.info.name.clone(),
-            socket: control::sessions_dir().join(format!("{}.sock", self.info.session)),
-            token: control::new_token(),
-            pid: std::process::id(),
-        };
-        let (mut commands, server) = control::serve(session.clone()).await?;
-        let result = self.main_loop(interrupt, &mut commands).await;
-        server.abort();
-        control::withdraw(&session);
-        result
     }
 
     async fn main_loop(
@@ -317,6 +332,7 @@ impl<'a> Drill<'a> {
                 self.info.container.clone(),
                 self.info.session.clone(),
                 self.store.clone(),
+                self.injecting.subscribe(),
                 actions_sender.clone(),
             )),
             tokio::spawn(follow_access_log(
@@ -439,6 +455,11 @@ impl<'a> Drill<'a> {
             timer.println("aborted: reverting the fault and removing the sandbox");
         }
         timer.finish();
+        if let Some(budget) = &mut self.budget {
+            for event in budget.finish() {
+                self.push(event);
+            }
+        }
         self.push(Event::Ended { outcome });
         let injected_at = self.injected_at.unwrap_or_else(SystemTime::now);
         let origin = unix(injected_at);
@@ -452,6 +473,23 @@ impl<'a> Drill<'a> {
     }
 
     async fn inject(&mut self) -> Result<()> {
+        self.injecting.send_replace(true);
+        let injected = self.inject_faults().await;
+        self.injecting.send_replace(false);
+        injected?;
+        self.injected_at = Some(SystemTime::now());
+        if self.mode == RunMode::Validation {
+            self.responder = Some(tokio::spawn(responder::run(
+                self.scenario.reference_solution.clone(),
+                Placeholders::of(self.info),
+                Instant::now(),
+                self.pages.subscribe(),
+            )));
+        }
+        Ok(())
+    }
+
+    async fn inject_faults(&mut self) -> Result<()> {
         for fault in &self.scenario.faults {
             let kind =
                 FaultKind::from_name(&fault.kind).expect("a loaded scenario names known kinds");
@@ -473,15 +511,6 @@ impl<'a> Drill<'a> {
             self.push(Event::FaultInjected {
                 kind: fault.kind.clone(),
             });
-        }
-        self.injected_at = Some(SystemTime::now());
-        if self.mode == RunMode::Validation {
-            self.responder = Some(tokio::spawn(responder::run(
-                self.scenario.reference_solution.clone(),
-                Placeholders::of(self.info),
-                Instant::now(),
-                self.pages.subscribe(),
-            )));
         }
         Ok(())
     }
@@ -688,13 +717,23 @@ impl<'a> Drill<'a> {
             })).collect::<Vec<_>>(),
             "hints_shown": self.hints_shown,
         });
+        // The pages by name: a trainee back at the terminal wants to know which, not how many.
+        let firing = if self.firing.is_empty() {
+            "no alert firing".to_string()
+        } else {
+            let names: Vec<String> = self
+                .firing
+                .iter()
+                .map(|(alert, severity, _)| format!("{alert} ({severity})"))
+                .collect();
+            format!("firing: {}", names.join(", "))
+        };
         let mut reply = Reply::ok(format!(
-            "{}: {state}, {}s elapsed; agent {} at {}; {} alert(s) firing",
+            "{}: {state}, {}s elapsed; agent {} at {}; {firing}",
             self.info.session,
             elapsed.round(),
             self.info.container,
             self.info.http.as_deref().unwrap_or("-"),
-            self.firing.len()
         ));
         reply.status = Some(status);
         reply
@@ -711,6 +750,7 @@ async fn follow_events(
     container: String,
     session: String,
     store: FaultStore,
+    mut injecting: tokio::sync::watch::Receiver<bool>,
     actions: mpsc::Sender<(f64, Action)>,
 ) {
     let filters = std::collections::HashMap::from([
@@ -728,12 +768,23 @@ async fn follow_events(
         .ok()
         .map(|members| audit::ReplicaAudit::new(&container, members.iter().map(|m| m.index)));
     loop {
-        let due = pending.front().map(|(at, _)| *at + AUDIT_DELAY);
+        // An inject logs firedrill's own actions when it returns, which for a deploy can be well
+        // after their events: nothing is judged while one is under way.
+        let due = if *injecting.borrow() {
+            None
+        } else {
+            pending.front().map(|(at, _)| *at + AUDIT_DELAY)
+        };
         tokio::select! {
             event = events.next() => match event {
                 Some(Ok(event)) => pending.push_back((tokio::time::Instant::now(), event)),
                 _ => return,
             },
+            changed = injecting.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
             _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
                 let own = store.own_actions(&session).unwrap_or_default();
                 let now = tokio::time::Instant::now();

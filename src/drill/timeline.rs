@@ -90,6 +90,14 @@ pub enum Event {
         value: f64,
         limit: f64,
     },
+    /// The excursion over a change-budget limit that `ChangeBudgetExceeded` began is over (back
+    /// within the limit, or the drill ended): `worst` is the most `metric` reached during it,
+    /// what the clients actually paid.
+    ChangeBudgetExcursionEnded {
+        metric: String,
+        worst: f64,
+        limit: f64,
+    },
     Ended {
         outcome: Outcome,
     },

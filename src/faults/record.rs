@@ -141,14 +141,23 @@ impl FaultStore {
         }
     }
 
-    /// Forgets every session's own-action log (their sandboxes are gone).
-    pub fn forget_own_actions(&self) -> Result<()> {
+    /// Forgets the own-action log of every session but those in `keep` (the running drills':
+    /// their sandboxes are still there).
+    pub fn forget_own_actions(&self, keep: &[String]) -> Result<()> {
         let dir = self.own_actions_dir();
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io("removing", &dir)(e)),
+        let kept: Vec<PathBuf> = keep.iter().map(|s| self.own_actions_path(s)).collect();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("reading", &dir)(e)),
+        };
+        for entry in entries.filter_map(|entry| entry.ok()) {
+            let path = entry.path();
+            if !kept.contains(&path) {
+                std::fs::remove_file(&path).map_err(Error::io("removing", &path))?;
+            }
         }
+        Ok(())
     }
 
     fn own_actions_dir(&self) -> PathBuf {
@@ -229,8 +238,13 @@ mod tests {
             .map(|a| a.command)
             .collect();
         assert_eq!(commands, ["yes", "kill 7", "ls"]);
-        store.forget_own_actions().unwrap();
+        store
+            .forget_own_actions(&["sbx-blue-1".to_string()])
+            .unwrap();
         assert!(store.own_actions("sbx-green-2").unwrap().is_empty());
+        assert_eq!(store.own_actions("sbx-blue-1").unwrap().len(), 3, "kept");
+        store.forget_own_actions(&[]).unwrap();
+        assert!(store.own_actions("sbx-blue-1").unwrap().is_empty());
         // The own-action logs live beside the records and are never read as records.
         assert!(store.all().unwrap().is_empty());
     }

@@ -169,6 +169,14 @@ fn describe(event: &Event) -> String {
             value,
             limit,
         } => format!("change budget broken: the traffic's {metric} at {value:.2}, limit {limit}"),
+        Event::ChangeBudgetExcursionEnded {
+            metric,
+            worst,
+            limit,
+        } => format!(
+            "change budget excursion over: the traffic's {metric} was at worst {worst:.2}, limit \
+             {limit}"
+        ),
         Event::Ended { outcome } => format!("drill ended: {}", score::outcome_label(*outcome)),
     }
 }

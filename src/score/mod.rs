@@ -84,7 +84,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::drill::timeline::{Event, Outcome, Timeline};
+use crate::drill::timeline::{Entry, Event, Outcome, Timeline};
 use crate::scenario::model::Scenario;
 
 const ACKNOWLEDGE_MAX: u32 = 10;
@@ -470,6 +470,22 @@ fn procedure_component(steps: &[StepResult]) -> Component {
     component(share(earned).round() as u32, reasons)
 }
 
+/// The worst value of the change-budget excursion that begins the `entries` (it crossed at
+/// `crossed`): what its `ChangeBudgetExcursionEnded` says, when the drill recorded one.
+pub fn excursion_worst(entries: &[Entry], metric: &str, crossed: f64) -> f64 {
+    entries
+        .iter()
+        .find_map(|entry| match &entry.event {
+            Event::ChangeBudgetExcursionEnded {
+                metric: ended,
+                worst,
+                ..
+            } if ended == metric => Some(*worst),
+            _ => None,
+        })
+        .map_or(crossed, |worst| worst.max(crossed))
+}
+
 fn deductions(
     scenario: &Scenario,
     timeline: &Timeline,
@@ -481,7 +497,7 @@ fn deductions(
     let mut losses = BTreeSet::new();
     let mut destroyed = false;
     let mut budgets_broken = BTreeSet::new();
-    for entry in &timeline.entries {
+    for (position, entry) in timeline.entries.iter().enumerate() {
         let deduction = match &entry.event {
             Event::HintShown { index, .. } if hints.insert(*index) => Deduction {
                 kind: DeductionKind::Hint,
@@ -515,10 +531,15 @@ fn deductions(
             } if budgets_broken.insert(metric.as_str()) => Deduction {
                 kind: DeductionKind::ChangeBudget,
                 reason: format!(
-                    "the live traffic's {metric} reached {} at {} (change budget {})",
-                    fractional(*value),
+                    "the live traffic's {metric} passed the change budget ({}) at {} and \
+                     reached {}",
+                    fractional(*limit),
                     offset(entry.at),
-                    fractional(*limit)
+                    fractional(excursion_worst(
+                        &timeline.entries[position..],
+                        metric,
+                        *value
+                    ))
                 ),
                 points: -CHANGE_BUDGET_COST,
             },
@@ -1114,8 +1135,14 @@ reference_solution:
             value,
             limit: 2.0,
         };
+        let ended = |metric: &str, worst: f64| Event::ChangeBudgetExcursionEnded {
+            metric: metric.to_string(),
+            worst,
+            limit: 2.0,
+        };
         let card = perfect()
             .then(100.0, exceeded("error rate %", 4.5))
+            .then(130.0, ended("error rate %", 41.67))
             .then(150.0, exceeded("error rate %", 9.0))
             .then(160.0, exceeded("p95 s", 3.25))
             .score();
@@ -1123,11 +1150,13 @@ reference_solution:
             reasons(&card),
             [
                 (
-                    "the live traffic's error rate % reached 4.5 at +1m 40s (change budget 2)",
+                    "the live traffic's error rate % passed the change budget (2) at +1m 40s \
+                     and reached 41.7",
                     -15
                 ),
                 (
-                    "the live traffic's p95 s reached 3.2 at +2m 40s (change budget 2)",
+                    "the live traffic's p95 s passed the change budget (2) at +2m 40s and \
+                     reached 3.2",
                     -15
                 )
             ]

@@ -21,6 +21,7 @@ use crate::drill::session::ProbeReading;
 use crate::drill::timeline::{Event, Outcome};
 use crate::report::ResultFile;
 use crate::scenario::model::Scenario;
+use crate::score::excursion_worst;
 use crate::ui::elapsed;
 
 /// The shortest negative control that proves anything: a few probes (every 5 s) must see the
@@ -357,18 +358,19 @@ fn procedure(observed: &Observed) -> CheckResult {
 }
 
 fn change_budget(observed: &Observed) -> CheckResult {
-    let failures: Vec<String> = observed
-        .result
-        .timeline
+    let timeline = &observed.result.timeline;
+    let failures: Vec<String> = timeline
         .iter()
-        .filter_map(|entry| match &entry.event {
+        .enumerate()
+        .filter_map(|(position, entry)| match &entry.event {
             Event::ChangeBudgetExceeded {
                 metric,
                 value,
                 limit,
             } => Some(format!(
-                "the traffic's {metric} reached {value} at {} (limit {limit})",
-                secs(entry.at)
+                "the traffic's {metric} passed {limit} at {} and reached {}",
+                secs(entry.at),
+                excursion_worst(&timeline[position..], metric, *value)
             )),
             _ => None,
         })

@@ -171,13 +171,18 @@ impl TestSandbox {
 }
 
 impl TestSandbox {
-    /// `firedrill fault inject <kind> --sandbox <this> --set ...`, returning the fault id.
-    pub fn inject(&self, kind: &str, sets: &[&str]) -> String {
+    /// `firedrill fault inject <kind> --sandbox <this> --set ... --json`, as it ended.
+    pub fn try_inject(&self, kind: &str, sets: &[&str]) -> Output {
         let mut args = vec!["fault", "inject", kind, "--sandbox", &self.name, "--json"];
         for set in sets {
             args.extend_from_slice(&["--set", set]);
         }
-        let output = firedrill().args(&args).output().unwrap();
+        firedrill().args(&args).output().unwrap()
+    }
+
+    /// `firedrill fault inject <kind> --sandbox <this> --set ...`, returning the fault id.
+    pub fn inject(&self, kind: &str, sets: &[&str]) -> String {
+        let output = self.try_inject(kind, sets);
         assert_success(&output, &format!("fault inject {kind}"));
         let record: Value = serde_json::from_slice(&output.stdout).unwrap();
         record["id"].as_str().unwrap().to_string()

@@ -101,10 +101,6 @@ async fn running_release(target: &FaultTarget) -> Result<String> {
 
 /// Deploys `release` as `firedrill sandbox deploy` does, without a word on the drill's terminal.
 async fn deploy(target: &FaultTarget, release: &str) -> Result<()> {
-    target.journal.record_engine_action(format!(
-        "firedrill sandbox deploy --name {} --version {release}",
-        target.sandbox.name
-    ));
     let progress = Progress::silent();
     let interrupt = Interrupt::default();
     let image = image::ensure(
@@ -115,6 +111,12 @@ async fn deploy(target: &FaultTarget, release: &str) -> Result<()> {
         &interrupt,
     )
     .await?;
+    // Logged once the image is there: the audit matches the deploy's events to it by time, and
+    // building an image takes longer than any deploy's events trail it.
+    target.journal.record_engine_action(format!(
+        "firedrill sandbox deploy --name {} --version {release}",
+        target.sandbox.name
+    ));
     sandbox::deploy(
         &target.docker,
         &target.sandbox.name,
