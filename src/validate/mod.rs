@@ -55,6 +55,29 @@ fn cpu_heavy_parallelism() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
+/// What a step that waits for a page is assumed to wait, for scheduling only: most pages come
+/// within a minute of the fault, a slow leak's within a few.
+const PAGE_ALLOWANCE: Duration = Duration::from_secs(180);
+
+/// About how long a scenario's validation runs, from its reference solution and stability
+/// window: enough to start the long ones first.
+fn expected_length(scenario: &Scenario) -> Duration {
+    let last_step = scenario
+        .reference_solution
+        .iter()
+        .map(|step| {
+            step.at
+                + if step.after_alert.is_some() {
+                    PAGE_ALLOWANCE
+                } else {
+                    Duration::ZERO
+                }
+        })
+        .max()
+        .unwrap_or_default();
+    last_step + scenario.resolution.stability
+}
+
 fn busies_cpu(scenario: &Scenario) -> bool {
     scenario
         .faults
@@ -71,7 +94,11 @@ pub async fn validate(options: ValidateOptions, interrupt: &Interrupt) -> Result
     let progress = ValidationProgress::new(scenarios.len());
     let slots = Semaphore::new(options.parallel.max(1));
     let cpu_slots = Semaphore::new(cpu_heavy_parallelism());
-    let runs = scenarios.iter().map(|(path, scenario)| {
+    // Longest first (the slots are handed out in this order): a long drill started last would
+    // run on alone after the rest are done.
+    let mut longest_first: Vec<&(PathBuf, Scenario)> = scenarios.iter().collect();
+    longest_first.sort_by_key(|(_, scenario)| std::cmp::Reverse(expected_length(scenario)));
+    let runs = longest_first.into_iter().map(|(path, scenario)| {
         let expected = runbooks
             .procedure(&scenario.runbook)
             .and_then(|p| p.expected_resolution);
@@ -255,5 +282,31 @@ impl ValidationProgress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    #[test]
+    fn a_drill_that_waits_for_a_page_and_a_long_stability_is_expected_longer() {
+        let mut quick = fixture::scenario();
+        quick.reference_solution = serde_yaml::from_str(
+            "[{ at: 20s, firedrill: ack }, { at: 90s, exec: \"agentctl status\" }]",
+        )
+        .unwrap();
+        quick.resolution.stability = Duration::from_secs(30);
+        assert_eq!(expected_length(&quick), Duration::from_secs(120));
+
+        let mut paged = quick.clone();
+        paged.reference_solution = serde_yaml::from_str(
+            "[{ at: 10s, after_alert: AgentHighMemory, exec: \"agentctl cache stats\" }]",
+        )
+        .unwrap();
+        paged.resolution.stability = Duration::from_secs(120);
+        assert_eq!(expected_length(&paged), Duration::from_secs(310));
+        assert!(expected_length(&paged) > expected_length(&quick));
     }
 }
