@@ -9,7 +9,7 @@ use bollard::Docker;
 use serde_json::Value;
 
 use crate::docker::exec::{self, ExecJournal, ExecOutput};
-use crate::docker::sandbox::SandboxInfo;
+use crate::docker::sandbox::{self, SandboxInfo};
 use crate::error::{Error, Result};
 
 /// The user the agent runs as; faults that imitate the agent's own doing act as it.
@@ -121,24 +121,51 @@ impl FaultTarget {
 
     /// The agent's CPU limit in billionths of a CPU; 0 when it has none.
     pub async fn nano_cpus(&self) -> Result<i64> {
+        self.nano_cpus_of(self.container()).await
+    }
+
+    /// The CPU limit of `container` (one of this sandbox's) in billionths of a CPU; 0 when it
+    /// has none.
+    pub async fn nano_cpus_of(&self, container: &str) -> Result<i64> {
         Ok(self
-            .inspect()
-            .await?
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(Error::docker(format!("inspecting {container}")))?
             .host_config
             .and_then(|h| h.nano_cpus)
             .unwrap_or(0))
     }
 
+    /// The sandbox's agent containers that run: the primary (when it does) and its running
+    /// replicas, by name.
+    pub async fn running_agents(&self) -> Result<Vec<String>> {
+        let mut running = Vec::new();
+        if self.is_running().await? {
+            running.push(self.container().to_string());
+        }
+        for member in sandbox::replica_members(&self.docker, &self.sandbox.name).await? {
+            if member.state == "running" {
+                running.push(member.container);
+            }
+        }
+        Ok(running)
+    }
+
     /// Changes the agent's CPU limit live, as `docker update --cpus` does.
     pub async fn set_nano_cpus(&self, nano_cpus: i64) -> Result<()> {
+        self.set_nano_cpus_of(self.container(), nano_cpus).await
+    }
+
+    /// Changes the CPU limit of `container` (one of this sandbox's) live.
+    pub async fn set_nano_cpus_of(&self, container: &str, nano_cpus: i64) -> Result<()> {
         self.journal.record_engine_action(format!(
-            "docker update --cpus {} {}",
-            nano_cpus as f64 / 1e9,
-            self.container()
+            "docker update --cpus {} {container}",
+            nano_cpus as f64 / 1e9
         ));
         self.docker
             .update_container(
-                self.container(),
+                container,
                 ContainerUpdateBody {
                     nano_cpus: Some(nano_cpus),
                     ..Default::default()
@@ -146,8 +173,7 @@ impl FaultTarget {
             )
             .await
             .map_err(Error::docker(format!(
-                "updating the CPU limit of {}",
-                self.container()
+                "updating the CPU limit of {container}"
             )))
     }
 

@@ -10,7 +10,6 @@ use bollard::Docker;
 use serde_json::{json, Value};
 
 use super::Fault;
-use crate::docker::sandbox;
 use crate::error::{Error, Result};
 use crate::faults::catalogue::{FaultDoc, ParamDoc};
 use crate::faults::params::{ParamType, Params};
@@ -103,27 +102,10 @@ impl Fault for CapacityForecast {
 /// The CPU the sandbox's running agent containers may use together, in billionths of a CPU (a
 /// container without a limit may use the whole host).
 async fn capacity(target: &FaultTarget, host: i64) -> Result<i64> {
-    let mut containers = Vec::new();
-    if target.is_running().await? {
-        containers.push(target.container().to_string());
-    }
-    for member in sandbox::replica_members(&target.docker, &target.sandbox.name).await? {
-        if member.state == "running" {
-            containers.push(member.container);
-        }
-    }
     let mut total = 0;
-    for container in containers {
-        let limit = target
-            .docker
-            .inspect_container(&container, None)
-            .await
-            .map_err(Error::docker(format!("inspecting {container}")))?
-            .host_config
-            .and_then(|h| h.nano_cpus)
-            .filter(|n| *n > 0)
-            .unwrap_or(host);
-        total += limit.min(host);
+    for container in target.running_agents().await? {
+        let limit = target.nano_cpus_of(&container).await?;
+        total += if limit > 0 { limit.min(host) } else { host };
     }
     Ok(total)
 }

@@ -7,7 +7,6 @@
 use serde_json::{json, Value};
 
 use super::Fault;
-use crate::docker::sandbox;
 use crate::error::{Error, Result};
 use crate::faults::catalogue::{FaultDoc, ParamDoc};
 use crate::faults::params::{ParamType, Params};
@@ -39,7 +38,7 @@ pub const DOC: FaultDoc = FaultDoc {
 impl Fault for ScaleRequest {
     async fn inject(target: &FaultTarget, params: &Params) -> Result<Value> {
         let requested = params.number("replicas").round() as usize;
-        let running = running_agents(target).await?;
+        let running = target.running_agents().await?.len();
         if running >= requested {
             return Err(Error::BadFaultParameter {
                 kind: DOC.kind.to_string(),
@@ -61,7 +60,7 @@ impl Fault for ScaleRequest {
 
     async fn probe(target: &FaultTarget, record: &FaultRecord) -> Result<RootCause> {
         let requested = record.baseline["replicas_requested"].as_u64().unwrap_or(2) as usize;
-        let running = running_agents(target).await?;
+        let running = target.running_agents().await?.len();
         let detail = format!("{running} of {requested} requested agent container(s) running");
         Ok(if running >= requested {
             RootCause::cleared(detail)
@@ -69,11 +68,4 @@ impl Fault for ScaleRequest {
             RootCause::present(detail)
         })
     }
-}
-
-/// Agent containers of the sandbox that run: the primary and its running replicas.
-async fn running_agents(target: &FaultTarget) -> Result<usize> {
-    let replicas = sandbox::replica_members(&target.docker, &target.sandbox.name).await?;
-    let primary = usize::from(target.is_running().await?);
-    Ok(primary + replicas.iter().filter(|m| m.state == "running").count())
 }

@@ -8,7 +8,6 @@ pub(super) mod traffic_control;
 
 use std::time::Duration;
 
-use bollard::models::ContainerUpdateBody;
 use futures_util::StreamExt;
 use optimizer_agent::traffic::control::{StreamOperation, Template, UniqueInputs, MAX_UNIQUE_RATE};
 use serde_json::{json, Value};
@@ -70,9 +69,11 @@ impl Fault for TrafficSurge {
                     kind: DOC.kind.to_string(),
                     reason: "the sandbox has no traffic container".to_string(),
                 })?;
-        let client_nano_cpus = container_nano_cpus(target, &client).await?;
+        let client_nano_cpus = target.nano_cpus_of(&client).await?;
         let idle_cpu = mean_cpu_percent(target, 3).await?;
-        set_container_nano_cpus(target, &client, SURGE_CLIENT_NANO_CPUS).await?;
+        target
+            .set_nano_cpus_of(&client, SURGE_CLIENT_NANO_CPUS)
+            .await?;
         traffic_control::start_unique_inputs(target, STREAM, &surge(PROBE_RATE)).await?;
         // Calibrate: what one analysis per second costs this agent, on this machine, in this
         // build, so `demand` means the same on a laptop and in CI.
@@ -102,7 +103,7 @@ impl Fault for TrafficSurge {
             target.sandbox.traffic_container.as_deref(),
             record.baseline["client_nano_cpus"].as_i64(),
         ) {
-            set_container_nano_cpus(target, client, baseline).await?;
+            target.set_nano_cpus_of(client, baseline).await?;
         }
         // Capacity the trainee added goes back too: the next drill starts from the same sandbox.
         if let Some(baseline) = record.baseline["nano_cpus"].as_i64() {
@@ -163,42 +164,6 @@ async fn mean_cpu_percent(target: &FaultTarget, samples: usize) -> Result<f64> {
         .into_iter()
         .collect::<Result<_>>()?;
     Ok(readings.iter().sum::<f64>() / readings.len().max(1) as f64)
-}
-
-async fn container_nano_cpus(target: &FaultTarget, container: &str) -> Result<i64> {
-    Ok(target
-        .docker
-        .inspect_container(container, None)
-        .await
-        .map_err(Error::docker(format!("inspecting {container}")))?
-        .host_config
-        .and_then(|h| h.nano_cpus)
-        .unwrap_or(0))
-}
-
-/// `docker update --cpus` of another container of the sandbox (the traffic client).
-async fn set_container_nano_cpus(
-    target: &FaultTarget,
-    container: &str,
-    nano_cpus: i64,
-) -> Result<()> {
-    target.journal.record_engine_action(format!(
-        "docker update --cpus {} {container}",
-        nano_cpus as f64 / NANO
-    ));
-    target
-        .docker
-        .update_container(
-            container,
-            ContainerUpdateBody {
-                nano_cpus: Some(nano_cpus),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(Error::docker(format!(
-            "updating the CPU limit of {container}"
-        )))
 }
 
 /// The CPU limit the surge needs: the sandbox's limit times the demand, at most the host's CPUs
