@@ -104,13 +104,7 @@ struct Baseline {
 impl Fault for BadConfig {
     async fn inject(target: &FaultTarget, params: &Params) -> Result<Value> {
         let push = push_of(params);
-        let original =
-            read_text(target, CONFIG_FILE)
-                .await?
-                .ok_or_else(|| Error::FaultUnavailable {
-                    kind: DOC.kind.to_string(),
-                    reason: format!("{CONFIG_FILE} is missing in {}", target.container()),
-                })?;
+        let original = read_config(target, DOC.kind).await?;
         let previous = read_text(target, PREVIOUS_FILE).await?;
         let pushed = push.iter().fold(original.clone(), |text, (key, value)| {
             with_value(&text, key, value)
@@ -147,12 +141,7 @@ impl Fault for BadConfig {
     }
 
     async fn revert(target: &FaultTarget, record: &FaultRecord) -> Result<()> {
-        let baseline: Baseline =
-            serde_json::from_value(record.baseline.clone()).map_err(|e| Error::FaultAction {
-                container: target.container().to_string(),
-                command: "reading the saved config".to_string(),
-                detail: e.to_string(),
-            })?;
+        let baseline: Baseline = saved_baseline(target, record)?;
         let now = read_text(target, CONFIG_FILE).await?;
         target
             .write_file(
@@ -186,7 +175,7 @@ impl Fault for BadConfig {
         )
         .await?;
         if baseline.previous.is_none() {
-            remove_previous(target).await?;
+            remove_config_file(target, PREVIOUS_FILE).await?;
         }
         Ok(())
     }
@@ -305,20 +294,40 @@ async fn running(target: &FaultTarget) -> Result<bool> {
 }
 
 /// Removes the `config.yml.previous` the push left (there was none before it).
-async fn remove_previous(target: &FaultTarget) -> Result<()> {
+/// The agent's configuration file, which a fault of `kind` edits: missing, it cannot be injected.
+pub(super) async fn read_config(target: &FaultTarget, kind: &str) -> Result<String> {
+    read_text(target, CONFIG_FILE)
+        .await?
+        .ok_or_else(|| Error::FaultUnavailable {
+            kind: kind.to_string(),
+            reason: format!("{CONFIG_FILE} is missing in {}", target.container()),
+        })
+}
+
+/// What a config fault's inject saved for its revert and probe.
+pub(super) fn saved_baseline<T: serde::de::DeserializeOwned>(
+    target: &FaultTarget,
+    record: &FaultRecord,
+) -> Result<T> {
+    serde_json::from_value(record.baseline.clone()).map_err(|e| Error::FaultAction {
+        container: target.container().to_string(),
+        command: "reading the saved config".to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// Removes a file a config fault put beside the configuration (none there is fine).
+pub(super) async fn remove_config_file(target: &FaultTarget, path: &str) -> Result<()> {
+    if target.read_file(path).await?.is_none() {
+        return Ok(());
+    }
     if target.read_file("/bin/busybox").await?.is_none() {
         // No `rm` in an image without shell tools; the stale copy harms nothing.
-        tracing::warn!(
-            "left {PREVIOUS_FILE} in {}: no shell tools",
-            target.container()
-        );
+        tracing::warn!("left {path} in {}: no shell tools", target.container());
         return Ok(());
     }
     // root owns /etc/docker-optimizer, so root may unlink there even without capabilities.
-    target
-        .exec_ok(ROOT, &["rm", "-f", PREVIOUS_FILE])
-        .await
-        .map(drop)
+    target.exec_ok(ROOT, &["rm", "-f", path]).await.map(drop)
 }
 
 #[cfg(test)]

@@ -8,14 +8,16 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::bad_config::{read_text, validate, with_value};
+use super::bad_config::{
+    read_config, read_text, remove_config_file, saved_baseline, validate, with_value,
+};
 use super::latency::agent_config::{effective_value, CONFIG_FILE};
 use super::Fault;
 use crate::error::{Error, Result};
 use crate::faults::catalogue::{FaultDoc, ParamDoc};
 use crate::faults::params::{ParamType, Params};
 use crate::faults::record::FaultRecord;
-use crate::faults::target::{FaultTarget, RootCause, ROOT};
+use crate::faults::target::{FaultTarget, RootCause};
 
 pub struct ConfigChange;
 
@@ -83,13 +85,7 @@ impl Fault for ConfigChange {
             .iter()
             .map(|(key, _)| (key.to_string(), params.get(key).to_string()))
             .collect();
-        let original =
-            read_text(target, CONFIG_FILE)
-                .await?
-                .ok_or_else(|| Error::FaultUnavailable {
-                    kind: DOC.kind.to_string(),
-                    reason: format!("{CONFIG_FILE} is missing in {}", target.container()),
-                })?;
+        let original = read_config(target, DOC.kind).await?;
         let pairs = || {
             requested
                 .iter()
@@ -131,7 +127,7 @@ impl Fault for ConfigChange {
     }
 
     async fn revert(target: &FaultTarget, record: &FaultRecord) -> Result<()> {
-        let baseline = baseline_of(target, record)?;
+        let baseline: Baseline = saved_baseline(target, record)?;
         if read_text(target, CONFIG_FILE).await?.as_deref() != Some(baseline.config.as_str()) {
             target
                 .write_file(
@@ -151,12 +147,12 @@ impl Fault for ConfigChange {
                     .write_file(STAGED_FILE, text.as_bytes(), CONFIG_MODE, CONFIG_OWNER)
                     .await
             }
-            None => remove_staged(target).await,
+            None => remove_config_file(target, STAGED_FILE).await,
         }
     }
 
     async fn probe(target: &FaultTarget, record: &FaultRecord) -> Result<RootCause> {
-        let baseline = baseline_of(target, record)?;
+        let baseline: Baseline = saved_baseline(target, record)?;
         let gaps = gaps(target, &baseline.requested).await?;
         Ok(if gaps.is_empty() {
             let applied: Vec<String> = baseline
@@ -174,14 +170,6 @@ impl Fault for ConfigChange {
     }
 }
 
-fn baseline_of(target: &FaultTarget, record: &FaultRecord) -> Result<Baseline> {
-    serde_json::from_value(record.baseline.clone()).map_err(|e| Error::FaultAction {
-        container: target.container().to_string(),
-        command: "reading the saved config change".to_string(),
-        detail: e.to_string(),
-    })
-}
-
 /// The requested keys whose value in effect differs, as `key: now (requested value)`.
 async fn gaps(target: &FaultTarget, requested: &[(String, String)]) -> Result<Vec<String>> {
     let mut gaps = Vec::new();
@@ -194,15 +182,4 @@ async fn gaps(target: &FaultTarget, requested: &[(String, String)]) -> Result<Ve
         }
     }
     Ok(gaps)
-}
-
-async fn remove_staged(target: &FaultTarget) -> Result<()> {
-    if target.read_file(STAGED_FILE).await?.is_none() {
-        return Ok(());
-    }
-    // root owns /etc/docker-optimizer, so root may unlink there even without capabilities.
-    target
-        .exec_ok(ROOT, &["rm", "-f", STAGED_FILE])
-        .await
-        .map(drop)
 }
