@@ -132,14 +132,11 @@ pub async fn cleanup(images: bool, json: bool) -> Result<ExitCode> {
     };
     // A drill still running (another terminal's, another engineer's) keeps its sandbox: cleanup
     // is for what killed processes left behind.
-    let sessions = control::sessions_dir();
-    let running = control::live(&sessions).await;
+    let (running, stale) = control::split_live(control::running(&control::sessions_dir())).await;
     let spare: Vec<String> = running.iter().map(|s| s.session.clone()).collect();
     // A killed drill's session file would leave its verbs asking a socket nobody serves.
-    for stale in control::running(&sessions) {
-        if !spare.contains(&stale.session) {
-            control::withdraw(&stale);
-        }
+    for session in &stale {
+        control::withdraw(session);
     }
     let swept = sweep::sweep(&docker, scope, &spare).await?;
     // The swept sandboxes are gone, so are the faults injected into them: forget their records.

@@ -234,16 +234,18 @@ pub fn running(dir: &Path) -> Vec<SessionFile> {
     sessions
 }
 
-/// The drills still running: those whose session file's socket answers. A session file that a
-/// killed process left behind names a socket nobody listens on (a pid could have been reused).
-pub async fn live(dir: &Path) -> Vec<SessionFile> {
-    let mut live = Vec::new();
-    for session in running(dir) {
+/// `sessions` split into the drills still running, whose socket answers, and the files killed
+/// processes left behind, whose socket nobody listens on (their pid could have been reused).
+pub async fn split_live(sessions: Vec<SessionFile>) -> (Vec<SessionFile>, Vec<SessionFile>) {
+    let (mut live, mut stale) = (Vec::new(), Vec::new());
+    for session in sessions {
         if UnixStream::connect(&session.socket).await.is_ok() {
             live.push(session);
+        } else {
+            stale.push(session);
         }
     }
-    live
+    (live, stale)
 }
 
 fn find_session(dir: &Path, session: Option<&str>) -> Result<SessionFile, ControlError> {

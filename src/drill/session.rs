@@ -118,7 +118,7 @@ pub async fn run(options: RunOptions, interrupt: &Interrupt) -> Result<Finished>
         agent_env: scenario.sandbox.env.clone(),
     };
     // Registered before the sandbox exists and withdrawn after it is gone, so a
-    // `firedrill cleanup` run elsewhere meanwhile spares it (see `control::live`).
+    // `firedrill cleanup` run elsewhere meanwhile spares it (see `control::split_live`).
     let control_file = SessionFile {
         session: session.clone(),
         scenario: scenario.id.clone(),
