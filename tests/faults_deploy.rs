@@ -177,6 +177,28 @@ fn bad_config_is_also_rolled_back_by_redeploying_the_release() {
     assert!(sandbox.get("/health").status().is_success());
 }
 
+/// A crash-looping agent can look up to the deploy's inspect and be between two starts a moment
+/// later, when the engine refuses to rename it (`sandbox … not found`). The deploy must land at
+/// any moment of the loop; CI once caught that moment.
+#[test]
+fn a_deploy_lands_at_any_moment_of_a_crash_loop() {
+    require_docker!();
+    let sandbox = TestSandbox::up("deploy-into-crash-loop");
+    for attempt in 0..12u64 {
+        let id = sandbox.inject("bad-config", &["server.workers=0"]);
+        // Spread the deploys over the loop's phases: starting, up for a moment, backing off.
+        std::thread::sleep(Duration::from_millis(attempt * 130));
+        sandbox.deploy("1.4.2");
+        assert_eq!(
+            sandbox.root_cause_present(&id),
+            Some(false),
+            "attempt {attempt}"
+        );
+        sandbox.revert(&id);
+    }
+    assert!(sandbox.get("/health").status().is_success());
+}
+
 fn version(sandbox: &TestSandbox) -> String {
     sandbox.get("/").json::<Value>().unwrap()["version"]
         .as_str()

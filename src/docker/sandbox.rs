@@ -607,7 +607,17 @@ async fn replace_agent(
     }
     // The old container steps aside under another name, so the new one can take the name while
     // the old one still serves.
-    rename(docker, old, &retired).await?;
+    let serving = match rename(docker, old, &retired).await {
+        Ok(()) => serving,
+        // A crash-looping agent can look up when inspected and be between two starts a moment
+        // later, when the rename fails the same way: stop it and step it aside stopped.
+        Err(_) if serving => {
+            stop(docker, old).await?;
+            rename(docker, old, &retired).await?;
+            false
+        }
+        Err(error) => return Err(error),
+    };
     let swapped = async {
         let options = CreateContainerOptionsBuilder::default()
             .name(container)
