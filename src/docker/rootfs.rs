@@ -60,7 +60,7 @@ impl ImageInputs {
             path: PathBuf::from("/proc/self/exe"),
             source,
         })?;
-        let busybox = find_busybox();
+        let busybox = host_busybox();
         let elves: Vec<PathBuf> = [Some(exe.clone()), busybox.clone()]
             .into_iter()
             .flatten()
@@ -147,7 +147,7 @@ impl ImageInputs {
 }
 
 /// The host's busybox: `FIREDRILL_BUSYBOX`, or the first of the usual places.
-fn find_busybox() -> Option<PathBuf> {
+pub fn host_busybox() -> Option<PathBuf> {
     let configured = std::env::var_os("FIREDRILL_BUSYBOX").map(PathBuf::from);
     configured
         .into_iter()

@@ -35,6 +35,13 @@ pub fn docker_available() -> bool {
         );
         eprintln!("skipped: no Docker engine (set FIREDRILL_REQUIRE_DOCKER=1 to fail instead)");
     }
+    // Faults, their reverts and the tests' own checks run `sh`, `rm` and `ps` in the sandbox;
+    // without them tests would fail far from the cause.
+    assert!(
+        !ok || firedrill::docker::rootfs::host_busybox().is_some(),
+        "the sandbox image takes its shell tools from the host's busybox, and the integration \
+         tests need them: install Debian's busybox-static (sudo apt-get install busybox-static)"
+    );
     ok
 }
 
