@@ -83,37 +83,59 @@ pub async fn effective_value(
     Ok((number, CONFIG_FILE))
 }
 
-/// `text` with each `key: value` of `values` set inside the top-level `section` (replacing the
-/// key's line, adding it under the section header, or adding the section at the end).
-pub fn with_values(text: &str, section: &str, values: &[(&str, String)]) -> String {
+/// `text` with `section.key` set to `value`, everything else (comments, order) untouched, as a
+/// templated push changes one value. A key the file lacks is added to its section.
+pub fn with_value(text: &str, dotted_key: &str, value: &str) -> String {
+    let (section, key) = dotted_key.split_once('.').unwrap_or(("", dotted_key));
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let header = lines
-        .iter()
-        .position(|line| line.trim_end() == format!("{section}:"));
-    let header = match header {
-        Some(index) => index,
-        None => {
-            lines.push(format!("{section}:"));
-            lines.len() - 1
+    let mut section_line = None;
+    let mut replaced = false;
+    let mut in_section = false;
+    for (index, line) in lines.iter_mut().enumerate() {
+        let content = line.trim_start();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
         }
-    };
-    // The section runs until the next line that starts at column 0 (another section).
-    let end = lines[header + 1..]
-        .iter()
-        .position(|line| !line.is_empty() && !line.starts_with([' ', '#']))
-        .map_or(lines.len(), |offset| header + 1 + offset);
-    for (key, value) in values.iter().rev() {
-        let existing = lines[header + 1..end]
-            .iter()
-            .position(|line| line.trim_start().starts_with(&format!("{key}:")));
-        match existing {
-            Some(offset) => lines[header + 1 + offset] = format!("  {key}: {value}"),
-            None => lines.insert(header + 1, format!("  {key}: {value}")),
+        let indent = line.len() - content.len();
+        if indent == 0 {
+            in_section = content
+                .strip_prefix(section)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'));
+            if in_section {
+                section_line = Some(index);
+            }
+        } else if in_section
+            && content
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with(':'))
+        {
+            *line = format!("{}{key}: {value}", &line[..indent]);
+            replaced = true;
+            break;
         }
     }
-    let mut edited = lines.join("\n");
-    edited.push('\n');
-    edited
+    if !replaced {
+        match section_line {
+            Some(index) => lines.insert(index + 1, format!("  {key}: {value}")),
+            None => lines.extend([format!("{section}:"), format!("  {key}: {value}")]),
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+/// `text` with each `key: value` of `values` set inside the top-level `section`, in the order
+/// given (see [`with_value`]).
+pub fn with_values(text: &str, section: &str, values: &[(&str, String)]) -> String {
+    // A missing key goes right under the section's header, so adding the last one first keeps
+    // the order asked for.
+    values
+        .iter()
+        .rev()
+        .fold(text.to_string(), |edited, (key, value)| {
+            with_value(&edited, &format!("{section}.{key}"), value)
+        })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use optimizer_agent::paths::CONFIG_FILE;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::latency::agent_config::with_value;
 use super::Fault;
 use crate::docker::sandbox;
 use crate::error::{Error, Result};
@@ -205,48 +206,6 @@ fn push_of(params: &Params) -> Vec<(String, String)> {
     } else {
         given
     }
-}
-
-/// `text` with `section.key` set to `value`, everything else (comments, order) untouched, as a
-/// templated push changes one value. A key the file lacks is added to its section.
-pub(super) fn with_value(text: &str, dotted_key: &str, value: &str) -> String {
-    let (section, key) = dotted_key.split_once('.').unwrap_or(("", dotted_key));
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let mut section_line = None;
-    let mut replaced = false;
-    let mut in_section = false;
-    for (index, line) in lines.iter_mut().enumerate() {
-        let content = line.trim_start();
-        if content.is_empty() || content.starts_with('#') {
-            continue;
-        }
-        let indent = line.len() - content.len();
-        if indent == 0 {
-            in_section = content
-                .strip_prefix(section)
-                .is_some_and(|rest| rest.trim_start().starts_with(':'));
-            if in_section {
-                section_line = Some(index);
-            }
-        } else if in_section
-            && content
-                .strip_prefix(key)
-                .is_some_and(|rest| rest.starts_with(':'))
-        {
-            *line = format!("{}{key}: {value}", &line[..indent]);
-            replaced = true;
-            break;
-        }
-    }
-    if !replaced {
-        match section_line {
-            Some(index) => lines.insert(index + 1, format!("  {key}: {value}")),
-            None => lines.extend([format!("{section}:"), format!("  {key}: {value}")]),
-        }
-    }
-    let mut out = lines.join("\n");
-    out.push('\n');
-    out
 }
 
 /// Validates a config file's text as the agent would load it in this container (its

@@ -8,10 +8,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::bad_config::{
-    read_config, read_text, remove_config_file, saved_baseline, validate, with_value,
-};
-use super::latency::agent_config::{effective_value, CONFIG_FILE};
+use super::bad_config::{read_config, read_text, remove_config_file, saved_baseline, validate};
+use super::latency::agent_config::{effective_value, with_value, CONFIG_FILE};
 use super::Fault;
 use crate::error::{Error, Result};
 use crate::faults::catalogue::{FaultDoc, ParamDoc};
