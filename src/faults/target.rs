@@ -137,6 +137,20 @@ impl FaultTarget {
             .unwrap_or(0))
     }
 
+    /// The host's CPUs in billionths of a CPU: the most a container's CPU limit can be.
+    pub async fn host_nano_cpus(&self) -> Result<i64> {
+        let cpus = self
+            .docker
+            .info()
+            .await
+            .map_err(Error::docker(
+                "asking the engine how many CPUs the host has",
+            ))?
+            .ncpu
+            .unwrap_or(1);
+        Ok(cpus * 1_000_000_000)
+    }
+
     /// The sandbox's agent containers that run: the primary (when it does) and its running
     /// replicas, by name.
     pub async fn running_agents(&self) -> Result<Vec<String>> {

@@ -6,7 +6,6 @@
 //! or out (`sandbox scale`), whichever the trainee's plan chose. Whether the change was made
 //! without hurting the live traffic is the drill's change budget.
 
-use bollard::Docker;
 use serde_json::{json, Value};
 
 use super::Fault;
@@ -48,7 +47,7 @@ const TOLERANCE_NANO_CPUS: i64 = 10_000_000;
 impl Fault for CapacityForecast {
     async fn inject(target: &FaultTarget, params: &Params) -> Result<Value> {
         let peak = params.number("peak_cpus");
-        let host = host_nano_cpus(&target.docker).await?;
+        let host = target.host_nano_cpus().await?;
         let today = capacity(target, host).await?;
         let required = (peak / TARGET_UTILISATION * NANO).round() as i64;
         let refused = |reason: String| Error::BadFaultParameter {
@@ -71,7 +70,12 @@ impl Fault for CapacityForecast {
                 required as f64 / NANO
             )));
         }
-        Ok(json!({ "nano_cpus_before": today, "nano_cpus_required": required }))
+        Ok(json!({
+            "nano_cpus_before": today,
+            "nano_cpus_required": required,
+            // The host does not change under a drill; the probe need not ask each time.
+            "host_nano_cpus": host,
+        }))
     }
 
     /// The forecast is withdrawn: capacity the trainee added is the trainee's change, and
@@ -84,7 +88,10 @@ impl Fault for CapacityForecast {
         let required = record.baseline["nano_cpus_required"]
             .as_i64()
             .unwrap_or(i64::MAX);
-        let host = host_nano_cpus(&target.docker).await?;
+        let host = match record.baseline["host_nano_cpus"].as_i64() {
+            Some(host) => host,
+            None => target.host_nano_cpus().await?,
+        };
         let now = capacity(target, host).await?;
         let detail = format!(
             "the agents may use {:.2} CPUs; the forecast needs {:.2}",
@@ -108,14 +115,4 @@ async fn capacity(target: &FaultTarget, host: i64) -> Result<i64> {
         total += if limit > 0 { limit.min(host) } else { host };
     }
     Ok(total)
-}
-
-async fn host_nano_cpus(docker: &Docker) -> Result<i64> {
-    let cpus = docker
-        .info()
-        .await
-        .map_err(Error::docker("asking the engine how many CPUs it has"))?
-        .ncpu
-        .unwrap_or(1);
-    Ok(cpus * NANO as i64)
 }

@@ -174,13 +174,6 @@ async fn needed_nano_cpus(target: &FaultTarget, record: &FaultRecord) -> Result<
         _ => NANO as i64,
     };
     let demand = record.params.number("demand");
-    let host_cpus = target
-        .docker
-        .info()
-        .await
-        .map_err(Error::docker("reading the engine's CPU count"))?
-        .ncpu
-        .unwrap_or(1);
     let wanted = (baseline as f64 * demand) as i64;
-    Ok(wanted.min(host_cpus * NANO as i64))
+    Ok(wanted.min(target.host_nano_cpus().await?))
 }
