@@ -245,7 +245,7 @@ fn memory_leak_left_alone_is_oom_killed_and_comes_back() {
 }
 
 #[test]
-fn traffic_surge_is_resolved_by_adding_capacity() {
+fn traffic_surge_is_resolved_by_adding_capacity_up_or_out() {
     require_docker!();
     let sandbox = TestSandbox::up("traffic-surge");
     std::thread::sleep(Duration::from_secs(3));
@@ -275,6 +275,13 @@ fn traffic_surge_is_resolved_by_adding_capacity() {
     // A restart does not make the demand go away.
     sandbox.restart_agent();
     assert_eq!(sandbox.root_cause_present(&id), Some(true));
+
+    // Scaling out spreads the traffic over two agents of one CPU each: as much as the surge
+    // needs. Back to one, the shortfall returns.
+    sandbox.scale(2);
+    assert_eq!(sandbox.root_cause_present(&id), Some(false), "two replicas");
+    sandbox.scale(1);
+    assert_eq!(sandbox.root_cause_present(&id), Some(true), "one replica");
 
     // The documented fix: more CPU for the agent (1.5x the limit, at most the host's CPUs).
     let host_cpus = stdout(&docker(&["info", "--format", "{{.NCPU}}"]));

@@ -151,6 +151,18 @@ impl FaultTarget {
         Ok(cpus * 1_000_000_000)
     }
 
+    /// The CPU the sandbox's running agent containers may use together, in billionths of a CPU
+    /// (`host`: the host's, which a container without a limit may use whole). Scaling up and
+    /// scaling out both add to it.
+    pub async fn agent_capacity(&self, host: i64) -> Result<i64> {
+        let mut total = 0;
+        for container in self.running_agents().await? {
+            let limit = self.nano_cpus_of(&container).await?;
+            total += if limit > 0 { limit.min(host) } else { host };
+        }
+        Ok(total)
+    }
+
     /// The sandbox's agent containers that run: the primary (when it does) and its running
     /// replicas, by name.
     pub async fn running_agents(&self) -> Result<Vec<String>> {

@@ -48,7 +48,7 @@ impl Fault for CapacityForecast {
     async fn inject(target: &FaultTarget, params: &Params) -> Result<Value> {
         let peak = params.number("peak_cpus");
         let host = target.host_nano_cpus().await?;
-        let today = capacity(target, host).await?;
+        let today = target.agent_capacity(host).await?;
         let required = (peak / TARGET_UTILISATION * NANO).round() as i64;
         let refused = |reason: String| Error::BadFaultParameter {
             kind: DOC.kind.to_string(),
@@ -92,7 +92,7 @@ impl Fault for CapacityForecast {
             Some(host) => host,
             None => target.host_nano_cpus().await?,
         };
-        let now = capacity(target, host).await?;
+        let now = target.agent_capacity(host).await?;
         let detail = format!(
             "the agents may use {:.2} CPUs; the forecast needs {:.2}",
             now as f64 / NANO,
@@ -104,15 +104,4 @@ impl Fault for CapacityForecast {
             RootCause::present(detail)
         })
     }
-}
-
-/// The CPU the sandbox's running agent containers may use together, in billionths of a CPU (a
-/// container without a limit may use the whole host).
-async fn capacity(target: &FaultTarget, host: i64) -> Result<i64> {
-    let mut total = 0;
-    for container in target.running_agents().await? {
-        let limit = target.nano_cpus_of(&container).await?;
-        total += if limit > 0 { limit.min(host) } else { host };
-    }
-    Ok(total)
 }

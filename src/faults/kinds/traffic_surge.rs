@@ -40,7 +40,8 @@ pub const DOC: FaultDoc = FaultDoc {
                not broken",
     mitigated_by: "- (a restart only drops the requests in flight; the demand stays)",
     resolved_by: "add capacity: raise the agent's CPU limit live with `docker update --cpus N <agent>` to \
-                  what the surge needs (demand x the sandbox's limit, at most the host's CPUs); the \
+                  what the surge needs (demand x the sandbox's limit, at most the host's CPUs), or add \
+                  replicas (`firedrill sandbox scale --replicas N`) that give as much together; the \
                   surge itself is legitimate demand, not something to block (revert ends it)",
     runbook: "scaling",
 };
@@ -124,14 +125,13 @@ impl Fault for TrafficSurge {
             )));
         };
         let rate = traffic.rate + surge.rate;
-        let needed = needed_nano_cpus(target, record).await?;
-        // No limit at all is more than any surge needs.
-        let now = match target.nano_cpus().await? {
-            0 => i64::MAX,
-            limit => limit,
-        };
+        let host = target.host_nano_cpus().await?;
+        let needed = needed_nano_cpus(record, host);
+        // The traffic spreads over every running agent, so replicas add capacity as a higher
+        // limit does.
+        let now = target.agent_capacity(host).await?;
         let detail = format!(
-            "traffic at {rate} requests/s ({:.1}x); agent CPU limit {:.2} CPUs, the surge needs {:.2}",
+            "traffic at {rate} requests/s ({:.1}x); the agents may use {:.2} CPUs, the surge needs {:.2}",
             rate / baseline_rate,
             now as f64 / NANO,
             needed as f64 / NANO
@@ -166,14 +166,14 @@ async fn mean_cpu_percent(target: &FaultTarget, samples: usize) -> Result<f64> {
     Ok(readings.iter().sum::<f64>() / readings.len().max(1) as f64)
 }
 
-/// The CPU limit the surge needs: the sandbox's limit times the demand, at most the host's CPUs
+/// The CPU the surge needs: the sandbox's limit times the demand, at most the host's CPUs
 /// (the most `docker update --cpus` accepts).
-async fn needed_nano_cpus(target: &FaultTarget, record: &FaultRecord) -> Result<i64> {
+fn needed_nano_cpus(record: &FaultRecord, host: i64) -> i64 {
     let baseline = match record.baseline["nano_cpus"].as_i64() {
         Some(limit) if limit > 0 => limit,
         _ => NANO as i64,
     };
     let demand = record.params.number("demand");
     let wanted = (baseline as f64 * demand) as i64;
-    Ok(wanted.min(target.host_nano_cpus().await?))
+    wanted.min(host)
 }
