@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::sync::{mpsc, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
 
+use common::drill::DrillRun;
 use common::*;
 
 /// One sweep at a time: each test asserts what the engine holds after its own.
@@ -83,41 +81,13 @@ fn cleanup_sweeps_leftovers_and_spares_unlabelled_containers() {
 fn a_running_drill_is_spared_and_swept_once_its_process_is_killed() {
     require_docker!();
     let _turn = SWEEPS.lock().unwrap_or_else(|e| e.into_inner());
-    let results = tempfile::tempdir().unwrap();
     // A drill whose fault is far off: it just runs while the sweep comes.
-    let mut drill = std::process::Command::new(assert_cmd::cargo::cargo_bin("firedrill"))
-        .args([
-            "run",
-            "tests/fixtures/drills/fast-memory-leak.yaml",
-            "--onset",
-            "10m",
-        ])
-        .arg("--results")
-        .arg(results.path())
-        .env("FIREDRILL_STATE_DIR", state_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("firedrill run starts");
-    let pipe = drill.stdout.take().unwrap();
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    // `session drill-1a2b3c: agent firedrill-drill-1a2b3c-agent at http://...`
-    let session = loop {
-        let line = received
-            .recv_timeout(Duration::from_secs(180))
-            .expect("the drill announces its session");
-        if let Some(rest) = line.strip_prefix("session ") {
-            break rest.split(':').next().unwrap().to_string();
-        }
-    };
-    let agent = format!("firedrill-{session}-agent");
+    let mut drill = DrillRun::start(&[
+        "tests/fixtures/drills/fast-memory-leak.yaml",
+        "--onset",
+        "10m",
+    ]);
+    let (session, agent) = (drill.session.clone(), drill.container.clone());
 
     let output = firedrill().args(["cleanup", "--json"]).output().unwrap();
     assert_success(&output, "firedrill cleanup");
@@ -142,14 +112,13 @@ fn a_running_drill_is_spared_and_swept_once_its_process_is_killed() {
     );
     let human = firedrill().args(["cleanup"]).output().unwrap();
     assert!(
-        stdout(&human).contains(&format!("spared drill {session} (pid {}", drill.id())),
+        stdout(&human).contains(&format!("spared drill {session} (pid {}", drill.pid())),
         "{}",
         stdout(&human)
     );
 
     // Killed, the drill leaves its sandbox behind: that is what cleanup is for.
-    drill.kill().unwrap();
-    drill.wait().unwrap();
+    drill.kill();
     let output = firedrill().args(["cleanup", "--json"]).output().unwrap();
     assert_success(&output, "firedrill cleanup");
     let swept: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();

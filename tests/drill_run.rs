@@ -6,134 +6,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
+use common::drill::DrillRun;
 use common::*;
 use serde_json::Value;
 
-/// `firedrill run` of a scenario, its output read as it comes.
-struct DrillRun {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    results: tempfile::TempDir,
-    session: String,
-    container: String,
-}
-
-impl DrillRun {
-    fn start(scenario: &str, extra: &[&str]) -> DrillRun {
-        let results = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("firedrill"))
-            .args([
-                "run",
-                scenario,
-                "--trainee",
-                "bot",
-                "--onset",
-                "2s",
-                "--results",
-            ])
-            .arg(results.path())
-            .args(extra)
-            .env("FIREDRILL_STATE_DIR", state_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("firedrill run starts");
-        let stdout = child.stdout.take().unwrap();
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut run = DrillRun {
-            child,
-            lines,
-            results,
-            session: String::new(),
-            container: String::new(),
-        };
-        let line = run.wait_line(Duration::from_secs(180), |l| {
-            l.starts_with("session drill-")
-        });
-        // `session drill-1a2b3c: agent firedrill-drill-1a2b3c-agent at http://...`
-        run.session = line["session ".len()..]
-            .split(':')
-            .next()
-            .unwrap()
-            .to_string();
-        run.container = format!("firedrill-{}-agent", run.session);
-        run
-    }
-
-    fn wait_line(&self, within: Duration, pick: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline
-                .checked_duration_since(Instant::now())
-                .expect("the drill printed the awaited line in time");
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .expect("the drill is still printing");
-            if pick(&line) {
-                return line;
-            }
-        }
-    }
-
-    fn verb(&self, args: &[&str]) {
-        let output = firedrill()
-            .args(args)
-            .args(["--session", &self.session])
-            .output()
-            .unwrap();
-        assert_success(&output, &format!("firedrill {args:?}"));
-    }
-
-    fn exec(&self, args: &[&str]) -> std::process::Output {
-        let mut all = vec!["exec", self.container.as_str()];
-        all.extend_from_slice(args);
-        docker(&all)
-    }
-
-    /// Waits for the drill to end; its exit code and result file.
-    fn finish(mut self, within: Duration) -> (Option<i32>, Value) {
-        let deadline = Instant::now() + within;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the drill did not end in {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        };
-        let path = self.results.path().join(format!("{}.json", self.session));
-        let result = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert!(
-            leftovers_of(&self.session).is_empty(),
-            "the drill removed its sandbox"
-        );
-        (status.code(), result)
-    }
-}
-
-impl Drop for DrillRun {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = firedrill()
-            .args(["sandbox", "down", "--name", &self.session])
-            .output();
-    }
+/// `firedrill run <scenario>` by trainee `bot`, the fault 2 s in, with `extra` options.
+fn start(scenario: &str, extra: &[&str]) -> DrillRun {
+    let mut args = vec![scenario, "--trainee", "bot", "--onset", "2s"];
+    args.extend_from_slice(extra);
+    DrillRun::start(&args)
 }
 
 /// Seconds of `at` after the result's `fault_injected_at`.
@@ -145,7 +28,7 @@ fn since_injection(result: &Value, at: SystemTime) -> f64 {
 #[test]
 fn a_responder_following_the_runbook_resolves_and_its_times_are_measured() {
     require_docker!();
-    let drill = DrillRun::start("high-cpu-usage", &["--time-limit", "5m"]);
+    let drill = start("high-cpu-usage", &["--time-limit", "5m"]);
     drill.wait_line(Duration::from_secs(120), |l| {
         l.contains("[FIRING") && l.contains("AgentHighCpu")
     });
@@ -217,7 +100,7 @@ fn a_responder_following_the_runbook_resolves_and_its_times_are_measured() {
 #[test]
 fn a_responder_who_does_nothing_times_out_without_resolution_points() {
     require_docker!();
-    let drill = DrillRun::start("high-cpu-usage", &["--time-limit", "45s"]);
+    let drill = start("high-cpu-usage", &["--time-limit", "45s"]);
     let (code, result) = drill.finish(Duration::from_secs(120));
     assert_eq!(code, Some(1));
     assert_eq!(result["outcome"], "timed_out");
@@ -237,7 +120,7 @@ fn a_responder_who_only_restarts_ends_mitigated_and_scores_lower() {
     require_docker!();
     // The leak pages at about 80 % of 256 MiB (~100 s at 2 MiB/s); after a restart it needs as
     // long again, so at the 150 s limit the impact is gone and the root cause is not.
-    let drill = DrillRun::start(
+    let drill = start(
         "tests/fixtures/drills/fast-memory-leak.yaml",
         &["--time-limit", "150s"],
     );
@@ -269,7 +152,7 @@ fn a_responder_who_only_restarts_ends_mitigated_and_scores_lower() {
 #[test]
 fn deleting_the_history_database_costs_the_data_loss_deduction() {
     require_docker!();
-    let drill = DrillRun::start("high-cpu-usage", &["--time-limit", "40s"]);
+    let drill = start("high-cpu-usage", &["--time-limit", "40s"]);
     // The fault starts 2 s after the briefing; the database goes after it.
     std::thread::sleep(Duration::from_secs(5));
     assert_success(
@@ -285,7 +168,7 @@ fn deleting_the_history_database_costs_the_data_loss_deduction() {
 #[test]
 fn abort_reverts_removes_the_sandbox_and_saves_an_aborted_result() {
     require_docker!();
-    let drill = DrillRun::start("high-cpu-usage", &[]);
+    let drill = start("high-cpu-usage", &[]);
     std::thread::sleep(Duration::from_secs(4));
     drill.verb(&["note", "giving", "up"]);
     drill.verb(&["abort"]);
@@ -299,9 +182,9 @@ fn abort_reverts_removes_the_sandbox_and_saves_an_aborted_result() {
 #[test]
 fn ctrl_c_reverts_removes_the_sandbox_and_saves_an_aborted_result() {
     require_docker!();
-    let drill = DrillRun::start("high-cpu-usage", &[]);
+    let drill = start("high-cpu-usage", &[]);
     std::thread::sleep(Duration::from_secs(4));
-    let pid = drill.child.id().to_string();
+    let pid = drill.pid().to_string();
     assert!(std::process::Command::new("kill")
         .args(["-INT", &pid])
         .status()

@@ -5,6 +5,8 @@
 //! `FIREDRILL_REQUIRE_DOCKER=1` (CI), where a missing engine fails them.
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
+pub mod drill;
+
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
