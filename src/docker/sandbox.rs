@@ -610,8 +610,15 @@ async fn replace_agent(
     let serving = match rename(docker, old, &retired).await {
         Ok(()) => serving,
         // A crash-looping agent can look up when inspected and be between two starts a moment
-        // later, when the rename fails the same way: stop it and step it aside stopped.
-        Err(_) if serving => {
+        // later, when the engine finds no network sandbox to rename (404): stop it and step it
+        // aside stopped. Any other refusal leaves a serving agent serving.
+        Err(Error::Docker {
+            source:
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                },
+            ..
+        }) if serving => {
             stop(docker, old).await?;
             rename(docker, old, &retired).await?;
             false
