@@ -70,12 +70,7 @@ impl Fault for CapacityForecast {
                 required as f64 / NANO
             )));
         }
-        Ok(json!({
-            "nano_cpus_before": today,
-            "nano_cpus_required": required,
-            // The host does not change under a drill; the probe need not ask each time.
-            "host_nano_cpus": host,
-        }))
+        Ok(json!({ "nano_cpus_before": today, "nano_cpus_required": required }))
     }
 
     /// The forecast is withdrawn: capacity the trainee added is the trainee's change, and
@@ -88,10 +83,7 @@ impl Fault for CapacityForecast {
         let required = record.baseline["nano_cpus_required"]
             .as_i64()
             .unwrap_or(i64::MAX);
-        let host = match record.baseline["host_nano_cpus"].as_i64() {
-            Some(host) => host,
-            None => target.host_nano_cpus().await?,
-        };
+        let host = target.host_nano_cpus().await?;
         let now = target.agent_capacity(host).await?;
         let detail = format!(
             "the agents may use {:.2} CPUs; the forecast needs {:.2}",
