@@ -7,8 +7,7 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -18,43 +17,29 @@ use serde_json::Value;
 /// `firedrill watch --json` on one sandbox, its events read as they come.
 struct AlertWatch {
     child: Child,
-    events: mpsc::Receiver<Value>,
+    /// `watch --json` prints one JSON event a line.
+    lines: mpsc::Receiver<String>,
     /// `(alert, severity)` of every alert firing, as the events told so far.
     firing: RefCell<BTreeSet<(String, String)>>,
 }
 
 impl AlertWatch {
     fn start(sandbox: &TestSandbox, extra: &[&str]) -> AlertWatch {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("firedrill"))
-            .args(["watch", "--sandbox", &sandbox.name, "--json"])
-            .args(extra)
-            .env("FIREDRILL_STATE_DIR", state_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("firedrill watch starts");
-        let stdout = child.stdout.take().unwrap();
-        let (sender, events) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-                    panic!("watch --json printed a non-JSON line {line:?}: {e}")
-                });
-                if sender.send(event).is_err() {
-                    break;
-                }
-            }
-        });
+        let mut args = vec!["watch", "--sandbox", &sandbox.name, "--json"];
+        args.extend_from_slice(extra);
+        let (child, lines) = spawn_firedrill(&args);
         AlertWatch {
             child,
-            events,
+            lines,
             firing: RefCell::default(),
         }
     }
 
     /// The next event within `within`, noting what fires and what resolves.
     fn next(&self, within: Duration) -> Option<Value> {
-        let event = self.events.recv_timeout(within).ok()?;
+        let line = self.lines.recv_timeout(within).ok()?;
+        let event: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("watch --json printed a non-JSON line {line:?}: {e}"));
         let key = (
             event["alert"].as_str().unwrap_or_default().to_string(),
             event["severity"].as_str().unwrap_or_default().to_string(),

@@ -1,14 +1,13 @@
 //! A `firedrill run` through the real binary, its output read line by line as it comes, so a
 //! test can wait for what the drill prints, send it verbs, and read its result.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{assert_success, docker, firedrill, leftovers_of, state_dir};
+use super::{assert_success, docker, firedrill, leftovers_of, spawn_firedrill};
 
 /// `firedrill run` of a scenario, its output read as it comes. Dropped, it kills the drill and
 /// removes its sandbox.
@@ -25,25 +24,10 @@ impl DrillRun {
     /// announces its session.
     pub fn start(args: &[&str]) -> DrillRun {
         let results = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("firedrill"))
-            .arg("run")
-            .args(args)
-            .arg("--results")
-            .arg(results.path())
-            .env("FIREDRILL_STATE_DIR", state_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("firedrill run starts");
-        let stdout = child.stdout.take().unwrap();
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        all.extend(["--results", results.path().to_str().unwrap()]);
+        let (child, lines) = spawn_firedrill(&all);
         let mut run = DrillRun {
             child,
             lines,

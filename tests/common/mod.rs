@@ -7,8 +7,10 @@
 
 pub mod drill;
 
-use std::process::Output;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -55,6 +57,28 @@ pub fn firedrill() -> Command {
     command.env("FIREDRILL_STATE_DIR", state_dir());
     command.timeout(Duration::from_secs(300));
     command
+}
+
+/// Starts `firedrill <args>` in the background (this test process's state folder, stderr
+/// dropped) and streams its stdout lines as they come, for tests that react to what it prints.
+pub fn spawn_firedrill(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("firedrill"))
+        .args(args)
+        .env("FIREDRILL_STATE_DIR", state_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("firedrill {args:?} starts: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, lines)
 }
 
 /// The fault-record folder of this test process.
