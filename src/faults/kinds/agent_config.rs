@@ -1,16 +1,22 @@
-//! Faults that live in the agent's configuration file: set keys in
+//! The agent's configuration file, for the faults that live in it: read it, set keys in
 //! `/etc/docker-optimizer/config.yml` as an operator editing it would (comments and layout kept),
-//! apply them with `agentctl reload`, read what is in effect, and put the exact original back.
+//! validate a text as the agent would load it, apply it with `agentctl reload`, read what is in
+//! effect, and put the exact original back (files put beside it removed).
 
+use std::collections::HashMap;
+
+use optimizer_agent::config;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::faults::record::FaultRecord;
-use crate::faults::target::{FaultTarget, AGENT_USER};
+use crate::faults::target::{FaultTarget, AGENT_USER, ROOT};
 
 /// The agent's configuration file (root-owned, 0644).
 pub const CONFIG_FILE: &str = optimizer_agent::paths::CONFIG_FILE;
-const CONFIG_MODE: u32 = 0o644;
+pub const CONFIG_MODE: u32 = 0o644;
+/// root: the agent reads its configuration but may not change it.
+pub const CONFIG_OWNER: u64 = 0;
 
 /// Writes `values` into `section` of the config file and reloads the agent. Returns the baseline
 /// (the original file, byte for byte) for [`restore`].
@@ -19,22 +25,15 @@ pub async fn set_and_reload(
     section: &str,
     values: &[(&str, String)],
 ) -> Result<Value> {
-    let original = target
-        .read_file(CONFIG_FILE)
-        .await?
-        .ok_or_else(|| Error::FaultUnavailable {
-            kind: format!("{section} settings"),
-            reason: format!("{CONFIG_FILE} does not exist in {}", target.container()),
-        })?;
-    let original = String::from_utf8_lossy(&original).into_owned();
+    let original = read_config(target, &format!("{section} settings")).await?;
     let edited = with_values(&original, section, values);
     target
-        .write_file(CONFIG_FILE, edited.as_bytes(), CONFIG_MODE, 0)
+        .write_file(CONFIG_FILE, edited.as_bytes(), CONFIG_MODE, CONFIG_OWNER)
         .await?;
     if let Err(error) = target.agentctl_json(&["reload"]).await {
         // Refused: leave nothing half-done behind.
         target
-            .write_file(CONFIG_FILE, original.as_bytes(), CONFIG_MODE, 0)
+            .write_file(CONFIG_FILE, original.as_bytes(), CONFIG_MODE, CONFIG_OWNER)
             .await?;
         return Err(error);
     }
@@ -47,7 +46,7 @@ pub async fn restore(target: &FaultTarget, record: &FaultRecord) -> Result<()> {
         return Ok(());
     };
     target
-        .write_file(CONFIG_FILE, original.as_bytes(), CONFIG_MODE, 0)
+        .write_file(CONFIG_FILE, original.as_bytes(), CONFIG_MODE, CONFIG_OWNER)
         .await?;
     if target.is_running().await? {
         target.agentctl_json(&["reload"]).await?;
@@ -136,6 +135,82 @@ pub fn with_values(text: &str, section: &str, values: &[(&str, String)]) -> Stri
         .fold(text.to_string(), |edited, (key, value)| {
             with_value(&edited, &format!("{section}.{key}"), value)
         })
+}
+
+/// Validates a config file's text as the agent would load it in this container (its
+/// `DOCKER_OPTIMIZER_*` environment included). `Err` carries the agent's own one-line message.
+pub async fn validate(target: &FaultTarget, text: &str) -> Result<Result<(), String>> {
+    let env: HashMap<String, String> = target
+        .inspect()
+        .await?
+        .config
+        .and_then(|c| c.env)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|entry| entry.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let io_error = |source| Error::Io {
+        action: "writing a copy of the config to validate in",
+        path: std::env::temp_dir(),
+        source,
+    };
+    let dir = tempfile::tempdir().map_err(io_error)?;
+    let copy = dir.path().join("config.yml");
+    std::fs::write(&copy, text).map_err(io_error)?;
+    Ok(
+        match config::load_with_env(&copy, |name| env.get(name).cloned()) {
+            Ok(_) => Ok(()),
+            // Name the file where it lives, not the host copy.
+            Err(error) => Err(error
+                .to_string()
+                .replace(&copy.display().to_string(), CONFIG_FILE)),
+        },
+    )
+}
+
+/// A text file of the agent container; `None` when it does not exist.
+pub async fn read_text(target: &FaultTarget, path: &str) -> Result<Option<String>> {
+    Ok(target
+        .read_file(path)
+        .await?
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// The agent's configuration file, which a fault of `kind` edits: missing, it cannot be injected.
+pub async fn read_config(target: &FaultTarget, kind: &str) -> Result<String> {
+    read_text(target, CONFIG_FILE)
+        .await?
+        .ok_or_else(|| Error::FaultUnavailable {
+            kind: kind.to_string(),
+            reason: format!("{CONFIG_FILE} is missing in {}", target.container()),
+        })
+}
+
+/// What a config fault's inject saved for its revert and probe.
+pub fn saved_baseline<T: serde::de::DeserializeOwned>(
+    target: &FaultTarget,
+    record: &FaultRecord,
+) -> Result<T> {
+    serde_json::from_value(record.baseline.clone()).map_err(|e| Error::FaultAction {
+        container: target.container().to_string(),
+        command: "reading the saved config".to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// Removes a file a config fault put beside the configuration (none there is fine).
+pub async fn remove_config_file(target: &FaultTarget, path: &str) -> Result<()> {
+    if target.read_file(path).await?.is_none() {
+        return Ok(());
+    }
+    if target.read_file("/bin/busybox").await?.is_none() {
+        // No `rm` in an image without shell tools; the stale copy harms nothing.
+        tracing::warn!("left {path} in {}: no shell tools", target.container());
+        return Ok(());
+    }
+    // root owns /etc/docker-optimizer, so root may unlink there even without capabilities.
+    target.exec_ok(ROOT, &["rm", "-f", path]).await.map(drop)
 }
 
 #[cfg(test)]

@@ -3,21 +3,20 @@
 //! the new one up, so it stops at once with `EX_CONFIG` and its restart policy turns that into a
 //! crash loop. The agent's own message names the key, the value and the fix.
 
-use std::collections::HashMap;
-
-use optimizer_agent::config;
-use optimizer_agent::paths::CONFIG_FILE;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::latency::agent_config::with_value;
+use super::agent_config::{
+    read_config, read_text, remove_config_file, saved_baseline, validate, with_value, CONFIG_FILE,
+    CONFIG_MODE, CONFIG_OWNER,
+};
 use super::Fault;
 use crate::docker::sandbox;
 use crate::error::{Error, Result};
 use crate::faults::catalogue::{FaultDoc, ParamDoc};
 use crate::faults::params::{ParamType, Params};
 use crate::faults::record::FaultRecord;
-use crate::faults::target::{FaultTarget, RootCause, ROOT};
+use crate::faults::target::{FaultTarget, RootCause};
 use crate::interrupt::Interrupt;
 
 pub struct BadConfig;
@@ -87,8 +86,6 @@ pub const DOC: FaultDoc = FaultDoc {
 /// Where config management keeps the file it replaced.
 const PREVIOUS_FILE: &str = "/etc/docker-optimizer/config.yml.previous";
 /// The config files are root's, readable by the agent.
-const CONFIG_MODE: u32 = 0o644;
-const CONFIG_OWNER: u64 = 0;
 /// How long a replaced agent gets to drain on SIGTERM when restarted.
 const RESTART_GRACE_SECONDS: i32 = 10;
 
@@ -208,89 +205,15 @@ fn push_of(params: &Params) -> Vec<(String, String)> {
     }
 }
 
-/// Validates a config file's text as the agent would load it in this container (its
-/// `DOCKER_OPTIMIZER_*` environment included). `Err` carries the agent's own one-line message.
-pub(super) async fn validate(target: &FaultTarget, text: &str) -> Result<Result<(), String>> {
-    let env: HashMap<String, String> = target
-        .inspect()
-        .await?
-        .config
-        .and_then(|c| c.env)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|entry| entry.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let io_error = |source| Error::Io {
-        action: "writing a copy of the config to validate in",
-        path: std::env::temp_dir(),
-        source,
-    };
-    let dir = tempfile::tempdir().map_err(io_error)?;
-    let copy = dir.path().join("config.yml");
-    std::fs::write(&copy, text).map_err(io_error)?;
-    Ok(
-        match config::load_with_env(&copy, |name| env.get(name).cloned()) {
-            Ok(_) => Ok(()),
-            // Name the file where it lives, not the host copy.
-            Err(error) => Err(error
-                .to_string()
-                .replace(&copy.display().to_string(), CONFIG_FILE)),
-        },
-    )
-}
-
-pub(super) async fn read_text(target: &FaultTarget, path: &str) -> Result<Option<String>> {
-    Ok(target
-        .read_file(path)
-        .await?
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
-}
-
 async fn running(target: &FaultTarget) -> Result<bool> {
     let state = target.inspect().await?.state.unwrap_or_default();
     Ok(state.running == Some(true) && state.restarting != Some(true))
 }
 
-/// Removes the `config.yml.previous` the push left (there was none before it).
-/// The agent's configuration file, which a fault of `kind` edits: missing, it cannot be injected.
-pub(super) async fn read_config(target: &FaultTarget, kind: &str) -> Result<String> {
-    read_text(target, CONFIG_FILE)
-        .await?
-        .ok_or_else(|| Error::FaultUnavailable {
-            kind: kind.to_string(),
-            reason: format!("{CONFIG_FILE} is missing in {}", target.container()),
-        })
-}
-
-/// What a config fault's inject saved for its revert and probe.
-pub(super) fn saved_baseline<T: serde::de::DeserializeOwned>(
-    target: &FaultTarget,
-    record: &FaultRecord,
-) -> Result<T> {
-    serde_json::from_value(record.baseline.clone()).map_err(|e| Error::FaultAction {
-        container: target.container().to_string(),
-        command: "reading the saved config".to_string(),
-        detail: e.to_string(),
-    })
-}
-
-/// Removes a file a config fault put beside the configuration (none there is fine).
-pub(super) async fn remove_config_file(target: &FaultTarget, path: &str) -> Result<()> {
-    if target.read_file(path).await?.is_none() {
-        return Ok(());
-    }
-    if target.read_file("/bin/busybox").await?.is_none() {
-        // No `rm` in an image without shell tools; the stale copy harms nothing.
-        tracing::warn!("left {path} in {}: no shell tools", target.container());
-        return Ok(());
-    }
-    // root owns /etc/docker-optimizer, so root may unlink there even without capabilities.
-    target.exec_ok(ROOT, &["rm", "-f", path]).await.map(drop)
-}
-
 #[cfg(test)]
 mod tests {
+    use optimizer_agent::config;
+
     use super::*;
 
     const SHIPPED: &str = include_str!("../../../sandbox/assets/config.yml");

@@ -8,8 +8,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::bad_config::{read_config, read_text, remove_config_file, saved_baseline, validate};
-use super::latency::agent_config::{effective_value, with_value, CONFIG_FILE};
+use super::agent_config::{
+    effective_value, read_config, read_text, remove_config_file, saved_baseline, validate,
+    with_value, CONFIG_FILE, CONFIG_MODE, CONFIG_OWNER,
+};
 use super::Fault;
 use crate::error::{Error, Result};
 use crate::faults::catalogue::{FaultDoc, ParamDoc};
@@ -21,8 +23,6 @@ pub struct ConfigChange;
 
 /// Where configuration management stages a file for the operator to apply.
 pub const STAGED_FILE: &str = "/etc/docker-optimizer/config.yml.new";
-const CONFIG_MODE: u32 = 0o644;
-const CONFIG_OWNER: u64 = 0;
 
 /// The keys the change sets, each a parameter named after it, with the value requested.
 const CHANGE: [(&str, &str); 2] = [

@@ -8,17 +8,13 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::agent_config;
 use super::Fault;
 use crate::error::Result;
 use crate::faults::catalogue::{FaultDoc, ParamDoc};
 use crate::faults::params::{ParamType, Params};
 use crate::faults::record::FaultRecord;
 use crate::faults::target::{FaultTarget, RootCause};
-
-/// Editing the agent's config file; shared with the other config-borne faults (error-rate,
-/// metrics-stale).
-#[path = "agent_config.rs"]
-pub(super) mod agent_config;
 
 pub struct Latency;
 

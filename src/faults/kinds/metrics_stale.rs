@@ -11,7 +11,7 @@ use crate::faults::params::Params;
 use crate::faults::record::FaultRecord;
 use crate::faults::target::{FaultTarget, RootCause};
 
-use super::latency::agent_config;
+use super::agent_config;
 
 pub struct MetricsStale;
 

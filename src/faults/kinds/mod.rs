@@ -1,6 +1,8 @@
 //! One module per fault kind (or family of kinds). Each implements [`Fault`].
 
 mod advisory;
+/// Editing the agent's config file, shared by the config-borne faults.
+mod agent_config;
 pub mod bad_config;
 pub mod bad_release;
 pub mod base_image_cve;
